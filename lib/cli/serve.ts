@@ -1,0 +1,58 @@
+import { ConfigError, loadConfig } from "../config/load.js";
+import { createAppLog } from "../log/app-log.js";
+import { startServer } from "../server.js";
+import { VERSION } from "../version.js";
+import { loadOrFail, openOrFail } from "./common.js";
+import type { Io } from "./io.js";
+
+/**
+ * `ollama-proxy serve`: runs in the foreground until SIGTERM or SIGINT (what systemd runs).
+ * SIGHUP re-reads the config; a bad file is reported and the running config stays.
+ */
+export async function serve(args: { config?: string; env?: string; port?: number }, io: Io): Promise<number> {
+  const { config, warnings } = loadOrFail(args);
+  const appLog = createAppLog(config);
+  const { log } = appLog;
+  for (const w of warnings) {
+    io.err(`warning: ${w}`);
+    log.warn(w);
+  }
+  const store = openOrFail(config.database);
+  const server = await startServer({ config, store, log, port: args.port }).catch(async (err: Error) => {
+    store.close();
+    await appLog.close();
+    throw err;
+  });
+  log.info({ version: VERSION, url: server.url, database: config.database }, "ollama-proxy started");
+  io.err(`ollama-proxy ${VERSION} listening on ${server.url} [${config.env}]`);
+  if (store.users.list().length === 0) {
+    const hint =
+      "no users yet: create one with `ollama-proxy users create NAME --admin` (it prints the API token)";
+    io.err(hint);
+    log.warn(hint);
+  }
+
+  const onHup = () => {
+    try {
+      const next = loadConfig({ file: config.file, env: config.env });
+      for (const w of next.warnings) log.warn(w);
+      server.reload(next.config);
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+      log.error({ file: config.file, problems }, "config reload failed; the running config stays");
+    }
+  };
+  process.on("SIGHUP", onHup);
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+  process.off("SIGHUP", onHup);
+  log.info({ signal, active: server.active() }, "shutting down");
+  await server.close();
+  store.close();
+  log.info("stopped");
+  await appLog.close();
+  return 0;
+}

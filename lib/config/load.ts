@@ -1,0 +1,346 @@
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { resolve } from "node:path";
+import { Ajv, type ErrorObject } from "ajv";
+import { parseDocument } from "yaml";
+import schema from "../../schema/ollama-proxy.schema.json" with { type: "json" };
+import { normalizeModel } from "../routing/model-name.js";
+import { DEFAULTS, environmentDefaults } from "./defaults.js";
+import type { Config, ExternalHostConfig, MemoryPattern, ServerConfig } from "./types.js";
+
+/** A config file that cannot be used; `problems` holds one `path: message` line each. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(file: string, problems: string[]) {
+    super(`invalid configuration ${file}:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+export interface LoadOptions {
+  /** Config file; else $OLLAMA_PROXY_CONFIG; else config/ollama_proxy.yml. */
+  file?: string | undefined;
+  /** Section; else $OLLAMA_PROXY_ENV; else development. */
+  env?: string | undefined;
+  /** Where ${VAR} and the defaults above are looked up (process.env by default). */
+  environ?: NodeJS.ProcessEnv;
+  /** Relative paths in the file (database, logging.dir) resolve against this (default: cwd). */
+  cwd?: string;
+}
+
+export interface Loaded {
+  readonly config: Config;
+  /** Things that work but look wrong (an assignment to an unknown host); printed at start and by `config check`. */
+  readonly warnings: readonly string[];
+}
+
+export const DEFAULT_CONFIG_FILE = "config/ollama_proxy.yml";
+
+/** Which file and section `loadConfig` will read, before reading it. */
+export function resolveConfigLocation(opts: LoadOptions = {}): { file: string; env: string } {
+  const environ = opts.environ ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  return {
+    file: resolve(cwd, opts.file ?? environ["OLLAMA_PROXY_CONFIG"] ?? DEFAULT_CONFIG_FILE),
+    env: opts.env ?? environ["OLLAMA_PROXY_ENV"] ?? "development",
+  };
+}
+
+const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: false, strict: false });
+const validateFile = ajv.compile(schema);
+
+/** Reads, expands, validates and freezes one section of the config file. Throws ConfigError. */
+export function loadConfig(opts: LoadOptions = {}): Loaded {
+  const { file, env } = resolveConfigLocation(opts);
+  const environ = opts.environ ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(file, [`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`]);
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => `${file}:${e.linePos?.[0]?.line ?? "?"}: ${e.message.split("\n")[0]}`),
+    );
+  }
+  const root: unknown = doc.toJS();
+  if (!isPlainObject(root)) {
+    throw new ConfigError(file, [`${file}: must be a mapping of environment names to sections`]);
+  }
+  if (!(env in root)) {
+    const known = Object.keys(root).join(", ") || "none";
+    throw new ConfigError(file, [`${env}: no such section (the file has: ${known})`]);
+  }
+
+  const problems: string[] = [];
+  const section = expandVariables(root[env] ?? {}, env, environ, problems);
+  if (problems.length > 0) throw new ConfigError(file, problems);
+
+  // The schema describes the whole file; validating {env: section} makes each error path start with the env.
+  const wrapped = { [env]: section };
+  if (!validateFile(wrapped)) {
+    throw new ConfigError(file, (validateFile.errors ?? []).map(formatAjvError));
+  }
+  const warnings: string[] = [];
+  const config = build(wrapped[env] as RawSection, env, file, cwd, problems, warnings);
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return { config: deepFreeze(config), warnings };
+}
+
+/** Replaces `${VAR}` in every string value; an unset variable is a problem named by its path. */
+function expandVariables(
+  value: unknown,
+  path: string,
+  environ: NodeJS.ProcessEnv,
+  problems: string[],
+): unknown {
+  if (typeof value === "string") {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const v = environ[name];
+      if (v === undefined) {
+        problems.push(`${path}: environment variable ${name} is not set`);
+        return "";
+      }
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => expandVariables(v, `${path}.${i}`, environ, problems));
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value))
+      out[k] = expandVariables(v, `${path}.${k}`, environ, problems);
+    return out;
+  }
+  return value;
+}
+
+function formatAjvError(e: ErrorObject): string {
+  const path = e.instancePath.slice(1).replaceAll("/", ".").replaceAll("~1", "/").replaceAll("~0", "~");
+  switch (e.keyword) {
+    case "additionalProperties":
+      return `${path}.${(e.params as { additionalProperty: string }).additionalProperty}: unknown key`;
+    case "required":
+      return `${path}.${(e.params as { missingProperty: string }).missingProperty}: is required`;
+    case "enum":
+      return `${path}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(", ")}`;
+    default:
+      return `${path}: ${e.message ?? "is invalid"}`;
+  }
+}
+
+// The shape the schema guarantees for one section (snake_case, as written).
+interface RawServer {
+  host: string;
+  port: number;
+  protocol?: "http" | "https";
+  name?: string;
+  priority?: number;
+  max_memory_gb?: number | null;
+  enabled?: boolean;
+}
+interface RawExternalHost {
+  host: string;
+  port?: number;
+  protocol?: "http" | "https";
+  api_key_env?: string;
+  name?: string;
+  enabled?: boolean;
+  type?: "openai" | "anthropic";
+  base_path?: string;
+}
+interface RawSection {
+  proxy_port?: number;
+  bind?: string;
+  servers?: Record<string, RawServer> | null;
+  external_hosts?: Record<string, RawExternalHost> | null;
+  model_config?: {
+    explicit_assignments?: Record<string, string> | null;
+    memory_overrides?: Record<string, number> | null;
+    memory_patterns?: { pattern: string; memory_gb: number }[] | null;
+    default_memory_gb?: number;
+  };
+  cache_ttl_seconds?: number;
+  health?: Partial<Record<keyof typeof DEFAULTS.health, number>>;
+  logging?: {
+    level?: Config["logging"]["level"];
+    dir?: string | null;
+    retention_days?: number;
+    log_bodies?: boolean;
+    request_log?: boolean;
+  };
+  database?: string;
+  limits?: Partial<Record<keyof typeof DEFAULTS.limits, number>>;
+  metrics?: { enabled?: boolean; token?: string | null };
+  trusted_proxies?: string[];
+  allow_cloud?: boolean;
+}
+
+function build(
+  raw: RawSection,
+  env: string,
+  file: string,
+  cwd: string,
+  problems: string[],
+  warnings: string[],
+): Config {
+  const envDefaults = environmentDefaults(env);
+
+  const servers: ServerConfig[] = Object.entries(raw.servers ?? {}).map(([key, s]) => {
+    const protocol = s.protocol ?? DEFAULTS.server.protocol;
+    return {
+      key,
+      name: s.name ?? key,
+      protocol,
+      host: s.host,
+      port: s.port,
+      priority: s.priority ?? DEFAULTS.server.priority,
+      maxMemoryGb: s.max_memory_gb ?? DEFAULTS.server.max_memory_gb,
+      enabled: s.enabled ?? DEFAULTS.server.enabled,
+      origin: `${protocol}://${formatHost(s.host)}:${s.port}`,
+    };
+  });
+  servers.sort((a, b) => a.priority - b.priority || a.key.localeCompare(b.key));
+
+  const externalHosts: ExternalHostConfig[] = Object.entries(raw.external_hosts ?? {}).map(([key, h]) => {
+    const protocol = h.protocol ?? DEFAULTS.external_host.protocol;
+    const port = h.port ?? (protocol === "https" ? 443 : 80);
+    const name = h.name ?? key;
+    return {
+      key,
+      name,
+      // Anything OpenAI-compatible (vLLM, OpenRouter, Groq, LM Studio) is "openai".
+      type: h.type ?? (/anthropic|claude/i.test(`${key} ${name} ${h.host}`) ? "anthropic" : "openai"),
+      protocol,
+      host: h.host,
+      port,
+      basePath: (h.base_path ?? DEFAULTS.external_host.base_path).replace(/\/+$/, ""),
+      apiKeyEnv: h.api_key_env ?? null,
+      enabled: h.enabled ?? DEFAULTS.external_host.enabled,
+      origin: `${protocol}://${formatHost(h.host)}:${port}`,
+    };
+  });
+
+  const seen = new Map<string, string>();
+  for (const t of [...servers, ...externalHosts]) {
+    for (const label of new Set([t.key, t.name])) {
+      const other = seen.get(label);
+      if (other !== undefined && other !== t.key) {
+        problems.push(`${env}: the name "${label}" is used by both "${other}" and "${t.key}"`);
+      }
+      seen.set(label, t.key);
+    }
+  }
+
+  const mc = raw.model_config ?? {};
+  const explicitAssignments = new Map<string, { target: string; model: string }>();
+  for (const [model, target] of Object.entries(mc.explicit_assignments ?? {})) {
+    const key = seen.get(target);
+    if (key === undefined) {
+      // The original's own example assigns to an "anthropic" host it never defines: keep loading.
+      warnings.push(
+        `${env}.model_config.explicit_assignments.${model}: "${target}" is not a configured server or external host; requests for ${model} will get 503`,
+      );
+    }
+    explicitAssignments.set(normalizeModel(model), { target: key ?? target, model });
+  }
+  const memoryOverrides = new Map<string, number>();
+  for (const [model, gb] of Object.entries(mc.memory_overrides ?? {}))
+    memoryOverrides.set(normalizeModel(model), gb);
+  const memoryPatterns: MemoryPattern[] = [];
+  for (const [i, p] of (mc.memory_patterns ?? []).entries()) {
+    try {
+      memoryPatterns.push({ source: p.pattern, regex: new RegExp(p.pattern, "i"), memoryGb: p.memory_gb });
+    } catch (err) {
+      problems.push(`${env}.model_config.memory_patterns.${i}.pattern: ${(err as Error).message}`);
+    }
+  }
+
+  for (const [i, entry] of (raw.trusted_proxies ?? []).entries()) {
+    const [addr, bits, extra] = entry.split("/");
+    const family = isIP(addr ?? "");
+    const max = family === 6 ? 128 : 32;
+    if (
+      family === 0 ||
+      extra !== undefined ||
+      (bits !== undefined && !(Number(bits) >= 0 && Number(bits) <= max))
+    ) {
+      problems.push(`${env}.trusted_proxies.${i}: must be an IP address or CIDR range`);
+    }
+  }
+
+  const limits = { ...DEFAULTS.limits, ...raw.limits };
+  const logging = { ...DEFAULTS.logging, dir: envDefaults.logDir, ...raw.logging };
+  const metrics = { ...DEFAULTS.metrics, ...raw.metrics };
+  return {
+    env,
+    file,
+    proxyPort: raw.proxy_port ?? DEFAULTS.proxy_port,
+    bind: raw.bind ?? envDefaults.bind,
+    servers,
+    externalHosts,
+    models: {
+      explicitAssignments,
+      memoryOverrides,
+      memoryPatterns,
+      defaultMemoryGb: mc.default_memory_gb ?? DEFAULTS.model_config.default_memory_gb,
+    },
+    cacheTtlSeconds: raw.cache_ttl_seconds ?? DEFAULTS.cache_ttl_seconds,
+    health: {
+      intervalSeconds: raw.health?.interval_seconds ?? DEFAULTS.health.interval_seconds,
+      timeoutMs: raw.health?.timeout_ms ?? DEFAULTS.health.timeout_ms,
+      slowThresholdMs: raw.health?.slow_threshold_ms ?? DEFAULTS.health.slow_threshold_ms,
+      failuresBeforeDown: raw.health?.failures_before_down ?? DEFAULTS.health.failures_before_down,
+      successesBeforeUp: raw.health?.successes_before_up ?? DEFAULTS.health.successes_before_up,
+    },
+    logging: {
+      level: logging.level,
+      dir: logging.dir === null ? null : resolve(cwd, logging.dir),
+      retentionDays: logging.retention_days,
+      logBodies: logging.log_bodies,
+      requestLog: logging.request_log,
+    },
+    database: resolve(cwd, raw.database ?? envDefaults.database),
+    limits: {
+      maxBodyBytes: Math.floor(limits.max_body_mb * 1024 * 1024),
+      headersTimeoutMs: limits.headers_timeout_ms,
+      requestTimeoutMs: limits.request_timeout_ms,
+      upstreamConnectTimeoutMs: limits.upstream_connect_timeout_ms,
+      upstreamFirstByteTimeoutMs: limits.upstream_first_byte_timeout_ms,
+      upstreamIdleTimeoutMs: limits.upstream_idle_timeout_ms,
+      shutdownGraceSeconds: limits.shutdown_grace_seconds,
+      maxHeaderBytes: limits.max_header_kb * 1024,
+      authFailuresPerMinute: limits.auth_failures_per_minute,
+      authBlockSeconds: limits.auth_block_seconds,
+    },
+    metrics: { enabled: metrics.enabled, token: metrics.token ?? null },
+    trustedProxies: raw.trusted_proxies ?? DEFAULTS.trusted_proxies,
+    allowCloud: raw.allow_cloud ?? DEFAULTS.allow_cloud,
+  };
+}
+
+/** IPv6 literals need brackets in a URL. */
+function formatHost(host: string): string {
+  return isIP(host) === 6 ? `[${host}]` : host;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value) && !(value instanceof RegExp)) {
+    if (value instanceof Map) {
+      for (const v of value.values()) deepFreeze(v);
+    } else {
+      for (const v of Object.values(value)) deepFreeze(v);
+    }
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,108 @@
+/** One Ollama backend, as configured (`servers.NAME`). */
+export interface ServerConfig {
+  /** The key under `servers:`; what explicit assignments and the X-Ollama-Proxy-Server header name. */
+  readonly key: string;
+  readonly name: string;
+  readonly protocol: "http" | "https";
+  readonly host: string;
+  readonly port: number;
+  /** Lower number = preferred (1 beats 2). */
+  readonly priority: number;
+  /** null = unlimited. */
+  readonly maxMemoryGb: number | null;
+  readonly enabled: boolean;
+  /** `protocol://host:port`, for agents and log lines. */
+  readonly origin: string;
+}
+
+export type ExternalKind = "openai" | "anthropic";
+
+/** A third-party API (`external_hosts.NAME`). */
+export interface ExternalHostConfig {
+  readonly key: string;
+  readonly name: string;
+  readonly type: ExternalKind;
+  readonly protocol: "http" | "https";
+  readonly host: string;
+  readonly port: number;
+  readonly basePath: string;
+  readonly apiKeyEnv: string | null;
+  readonly enabled: boolean;
+  readonly origin: string;
+}
+
+export interface MemoryPattern {
+  readonly source: string;
+  readonly regex: RegExp;
+  readonly memoryGb: number;
+}
+
+export interface ModelConfig {
+  /** model name (normalised, `name:tag`) → server or external host key, and the name as written. */
+  readonly explicitAssignments: ReadonlyMap<string, { readonly target: string; readonly model: string }>;
+  /** model name (normalised) → GB. */
+  readonly memoryOverrides: ReadonlyMap<string, number>;
+  readonly memoryPatterns: readonly MemoryPattern[];
+  readonly defaultMemoryGb: number;
+}
+
+export interface HealthConfig {
+  readonly intervalSeconds: number;
+  readonly timeoutMs: number;
+  readonly slowThresholdMs: number;
+  readonly failuresBeforeDown: number;
+  readonly successesBeforeUp: number;
+}
+
+export interface LoggingConfig {
+  readonly level: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+  /** Folder for application.log; null = JSON lines on stdout. */
+  readonly dir: string | null;
+  readonly retentionDays: number;
+  readonly logBodies: boolean;
+  /** Write one request-log row per request to SQLite. */
+  readonly requestLog: boolean;
+}
+
+export interface LimitsConfig {
+  readonly maxBodyBytes: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly upstreamConnectTimeoutMs: number;
+  readonly upstreamFirstByteTimeoutMs: number;
+  readonly upstreamIdleTimeoutMs: number;
+  readonly shutdownGraceSeconds: number;
+  readonly maxHeaderBytes: number;
+  readonly authFailuresPerMinute: number;
+  readonly authBlockSeconds: number;
+}
+
+export interface MetricsConfig {
+  readonly enabled: boolean;
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  readonly token: string | null;
+}
+
+/** A loaded, validated, frozen configuration section. */
+export interface Config {
+  /** The environment section this came from (`development`, `production`, ...). */
+  readonly env: string;
+  /** Absolute path of the file it was read from. */
+  readonly file: string;
+  readonly proxyPort: number;
+  readonly bind: string;
+  /** Sorted by priority, then key; disabled ones included (they are listed nowhere, used never). */
+  readonly servers: readonly ServerConfig[];
+  readonly externalHosts: readonly ExternalHostConfig[];
+  readonly models: ModelConfig;
+  readonly cacheTtlSeconds: number;
+  readonly health: HealthConfig;
+  readonly logging: LoggingConfig;
+  /** Absolute path of the SQLite file. */
+  readonly database: string;
+  readonly limits: LimitsConfig;
+  readonly metrics: MetricsConfig;
+  readonly trustedProxies: readonly string[];
+  /** Allow Ollama's account and cloud endpoints and `*:cloud` models (off by default). */
+  readonly allowCloud: boolean;
+}

@@ -1,0 +1,69 @@
+import type { Dialect } from "./errors.js";
+import type { User } from "./store/users.js";
+
+/**
+ * Everything the proxy learns about one request, filled in stage by stage and handed to the
+ * request log when the response is over. Times are `performance.now()` milliseconds.
+ */
+export interface RequestContext {
+  readonly id: string;
+  /** Epoch ms at arrival. */
+  readonly startedAt: number;
+  /** performance.now() at arrival. */
+  readonly t0: number;
+  readonly method: string;
+  readonly path: string;
+  readonly dialect: Dialect;
+  readonly address: string;
+  user: User | null;
+  model: string | null;
+  /** Server or external host key that served (or last tried) it. */
+  server: string | null;
+  attempts: number;
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** When the request left for the upstream (last attempt). */
+  tSent: number | null;
+  /** When the upstream's response headers arrived. */
+  tHeaders: number | null;
+  /** When the first body chunk went to the client. */
+  tFirstChunk: number | null;
+  tEnd: number | null;
+  /** ProxyError code or upstream error code, when it failed. */
+  errorCode: string | null;
+  errorMessage: string | null;
+  clientAborted: boolean;
+}
+
+export function newContext(
+  id: string,
+  method: string,
+  path: string,
+  dialect: Dialect,
+  address: string,
+): RequestContext {
+  return {
+    id,
+    startedAt: Date.now(),
+    t0: performance.now(),
+    method,
+    path,
+    dialect,
+    address,
+    user: null,
+    model: null,
+    server: null,
+    attempts: 0,
+    status: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    tSent: null,
+    tHeaders: null,
+    tFirstChunk: null,
+    tEnd: null,
+    errorCode: null,
+    errorMessage: null,
+    clientAborted: false,
+  };
+}

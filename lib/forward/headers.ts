@@ -1,0 +1,102 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import type { BlockList } from "node:net";
+
+/**
+ * Headers that never cross the proxy toward a backend: hop-by-hop headers (RFC 9110 §7.6.1),
+ * the client's own credentials (its token is for us, not for Ollama), `expect` (Node already
+ * answered 100-continue) and our own routing header.
+ */
+const DROP_REQUEST = [
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "expect",
+  "x-ollama-proxy-server",
+];
+
+/** Hop-by-hop headers of a backend's response; Node writes its own framing. */
+const DROP_RESPONSE = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "trailer",
+  "te",
+]);
+
+/**
+ * Rewrites a client request's headers in place for the backend (http-proxy-3 copies them
+ * when it builds the outgoing request).
+ */
+export function prepareRequestHeaders(
+  headers: IncomingHttpHeaders,
+  requestId: string,
+  peer: string,
+  trusted: BlockList | null,
+  contentLength: number | null,
+): void {
+  // Tokens named in Connection are hop-by-hop too ("Connection: X-Foo" drops X-Foo).
+  const connection = headers.connection;
+  if (connection !== undefined) {
+    for (const name of connection.split(",")) {
+      const n = name.trim().toLowerCase();
+      if (n !== "") delete headers[n];
+    }
+  }
+  for (const name of DROP_REQUEST) delete headers[name];
+  if (contentLength !== null) headers["content-length"] = String(contentLength);
+  headers["x-request-id"] = requestId;
+  // Only a proxy we trust may tell us who the client is; anyone else's claim is replaced.
+  const xff = headers["x-forwarded-for"];
+  headers["x-forwarded-for"] =
+    xff !== undefined && trusted !== null && isTrusted(trusted, peer) ? `${xff}, ${peer}` : peer;
+}
+
+function isTrusted(list: BlockList, address: string): boolean {
+  const v4mapped = address.startsWith("::ffff:") ? address.slice(7) : null;
+  if (v4mapped !== null && list.check(v4mapped, "ipv4")) return true;
+  return list.check(address, address.includes(":") ? "ipv6" : "ipv4");
+}
+
+/** The headers of a backend's response as the client gets them, plus ours. */
+export function responseHeaders(
+  upstream: IncomingHttpHeaders,
+  requestId: string,
+  server: string,
+  overheadMs: number,
+): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const name in upstream) {
+    if (!DROP_RESPONSE.has(name)) out[name] = upstream[name];
+  }
+  out["x-request-id"] = requestId;
+  out["x-ollama-proxy-server"] = server;
+  out["x-ollama-proxy-overhead-ms"] = overheadMs.toFixed(2);
+  return out;
+}
+
+/** A client's X-Request-Id is kept when it is short and printable; anything else gets a fresh id. */
+export function acceptableRequestId(id: string | undefined): id is string {
+  if (id === undefined || id.length === 0 || id.length > 128) return false;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    const ok =
+      (c >= 0x30 && c <= 0x39) ||
+      (c >= 0x41 && c <= 0x5a) ||
+      (c >= 0x61 && c <= 0x7a) ||
+      c === 0x2d ||
+      c === 0x5f ||
+      c === 0x2e ||
+      c === 0x3a;
+    if (!ok) return false;
+  }
+  return true;
+}

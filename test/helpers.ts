@@ -1,0 +1,141 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
+import { loadConfig } from "../lib/config/load.js";
+import type { Config } from "../lib/config/types.js";
+import { silentLog } from "../lib/log/app-log.js";
+import { type RunningServer, startServer, type Telemetry } from "../lib/server.js";
+import { openStore, type Store } from "../lib/store/open.js";
+import type { FakeOllama } from "./fixtures/fake-ollama.js";
+
+/** The repository root (tests run from .build/test/, sources live two levels up). */
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** A temp folder removed after the test. */
+export function tempDir(t: TestContext, prefix = "olp-test-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A config section for `servers`, with test-friendly timings; `extra` is merged over it. */
+export function section(servers: FakeOllama[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const s: Record<string, unknown> = {};
+  for (const [i, f] of servers.entries()) {
+    s[f.name] = {
+      host: "127.0.0.1",
+      port: f.port,
+      name: f.name,
+      priority: i + 1,
+      max_memory_gb: null,
+      enabled: true,
+    };
+  }
+  return {
+    proxy_port: 11434,
+    servers: s,
+    health: { interval_seconds: 0.2, timeout_ms: 1000 },
+    logging: { level: "silent", dir: null },
+    ...extra,
+  };
+}
+
+/** Writes `{test: sectionObj}` as YAML in `dir` and loads it the way the CLI does. */
+export function writeConfig(
+  dir: string,
+  sectionObj: Record<string, unknown>,
+  env = "test",
+): { file: string; config: Config } {
+  const file = join(dir, "ollama_proxy.yml");
+  const withDb = { database: join(dir, "proxy.sqlite3"), ...sectionObj };
+  writeFileSync(file, stringify({ [env]: withDb }));
+  return { file, config: loadConfig({ file, env, cwd: dir }).config };
+}
+
+export interface TestProxy {
+  readonly url: string;
+  readonly server: RunningServer;
+  readonly store: Store;
+  readonly config: Config;
+  readonly dir: string;
+  readonly file: string;
+  /** Tokens of `alice` (user) and `root` (admin). */
+  readonly userToken: string;
+  readonly adminToken: string;
+  /** Authorization headers for alice. */
+  readonly auth: { authorization: string };
+}
+
+/** Starts the proxy in-process on port 0 in front of `servers`, with users alice and root; closed after the test. */
+export async function startProxy(
+  t: TestContext,
+  servers: FakeOllama[],
+  opts: { extra?: Record<string, unknown>; telemetry?: Telemetry; environ?: NodeJS.ProcessEnv } = {},
+): Promise<TestProxy> {
+  const dir = tempDir(t);
+  const { file, config } = writeConfig(dir, section(servers, opts.extra));
+  const store = openStore(config.database);
+  const userToken = store.users.create("alice").token;
+  const adminToken = store.users.create("root", { role: "admin" }).token;
+  const server = await startServer({
+    config,
+    store,
+    log: silentLog(),
+    port: 0,
+    ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
+    ...(opts.environ ? { environ: opts.environ } : {}),
+  });
+  t.after(async () => {
+    await server.close(0);
+    store.close();
+  });
+  return {
+    url: server.url,
+    server,
+    store,
+    config,
+    dir,
+    file,
+    userToken,
+    adminToken,
+    auth: { authorization: `Bearer ${userToken}` },
+  };
+}
+
+/** Polls `check` until it returns true, failing with `what` after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** POSTs JSON (or a raw string) and returns status, headers and parsed body. */
+export async function post(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: unknown; text: string }> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = null;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = null;
+  }
+  return { status: res.status, headers: res.headers, body: parsed, text };
+}

@@ -1,0 +1,19 @@
+import { defineConfig } from "tsup";
+
+// The worker entries keep their own file names: lib/log/request-log.ts starts them with
+// new URL("./request-log-worker.js", import.meta.url), which must resolve both in dist/
+// (bundled) and in .build/lib/log/ (the tests' tsc output).
+export default defineConfig({
+  entry: {
+    index: "lib/index.ts",
+    cli: "lib/cli/main.ts",
+  },
+  format: ["esm"],
+  target: "node20",
+  platform: "node",
+  outDir: "dist",
+  splitting: true,
+  sourcemap: true,
+  clean: true,
+  dts: false,
+});
