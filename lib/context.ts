@@ -30,10 +30,23 @@ export interface RequestContext {
   /** When the first body chunk went to the client. */
   tFirstChunk: number | null;
   tEnd: number | null;
+  /** Token counts and Ollama's own durations (ns), from the final chunk or body; null when not reported. */
+  usage: Usage | null;
   /** ProxyError code or upstream error code, when it failed. */
   errorCode: string | null;
   errorMessage: string | null;
   clientAborted: boolean;
+}
+
+/** What a backend or provider reported about the work it did. */
+export interface Usage {
+  promptTokens: number | null;
+  completionTokens: number | null;
+  /** Ollama's durations in nanoseconds (synthesised at the proxy for external hosts). */
+  evalDurationNs: number | null;
+  loadDurationNs: number | null;
+  totalDurationNs: number | null;
+  doneReason: string | null;
 }
 
 export function newContext(
@@ -62,6 +75,7 @@ export function newContext(
     tHeaders: null,
     tFirstChunk: null,
     tEnd: null,
+    usage: null,
     errorCode: null,
     errorMessage: null,
     clientAborted: false,
