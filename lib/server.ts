@@ -7,6 +7,7 @@ import type { Config } from "./config/types.js";
 import { newContext, type RequestContext } from "./context.js";
 import { isCloudModel, lookupEndpoint, type Operation } from "./endpoints.js";
 import { dialectOf, ProxyError, sendError, sendJson } from "./errors.js";
+import { createExternalForwarder } from "./forward/external/forward.js";
 import { fanOut } from "./forward/fanout.js";
 import { acceptableRequestId, prepareRequestHeaders } from "./forward/headers.js";
 import { createForwarder, type ResponseObserver } from "./forward/proxy.js";
@@ -86,6 +87,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
   const fleet = startFleet(config, log, opts.environ);
   const forwarder = createForwarder(fleet, () => config.limits, log);
+  const external = createExternalForwarder({
+    log,
+    limits: () => config.limits,
+    environ: opts.environ ?? process.env,
+    startedAt: STARTED_ISO,
+  });
   let trusted = blockList(config.trustedProxies);
   let shuttingDown = false;
   let active = 0;
@@ -239,12 +246,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const chosen = chooseServers(op, body.model, req.headers["x-ollama-proxy-server"]);
     if (chosen instanceof ProxyError) return fail(chosen);
     if (chosen.kind === "external") {
-      return fail(
-        new ProxyError(
-          "no_server",
-          `model "${body.model}" is assigned to external host "${chosen.host.key}", which this build cannot reach yet`,
-        ),
-      );
+      // The provider knows the model by the name the assignment was written with (no ":latest").
+      const model = config.models.explicitAssignments.get(chosen.model)?.model ?? body.model;
+      return external.forward({ req, res, ctx, body, host: chosen.host, model });
     }
     prepareRequestHeaders(req.headers, ctx.id, ctx.address, trusted, body.complete ? body.bytes : null);
     const management = op !== "infer" && op !== "show";
@@ -407,6 +411,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       server.closeAllConnections();
       await closed;
       forwarder.close();
+      external.close();
       fleet.close();
       auth.close();
     },
