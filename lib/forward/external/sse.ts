@@ -17,7 +17,7 @@ export interface SseEvent {
 export class SseParser {
   private readonly decoder = new TextDecoder("utf-8");
   private line = "";
-  /** The previous push ended with \r: a \n at the start of the next one belongs to it. */
+  /** The previous push ended with \r: its line is held until the next byte says whether \n follows. */
   private pendingCr = false;
   private event: string | null = null;
   private data: string[] = [];
@@ -30,38 +30,40 @@ export class SseParser {
 
   /** The stream ended: an event without its closing blank line is dropped, as the standard says. */
   end(): SseEvent[] {
-    const out = this.feed(this.decoder.decode());
+    const out = this.feed(this.decoder.decode(), true);
     this.line = "";
     this.data = [];
     this.event = null;
     this.raw = "";
+    this.pendingCr = false;
     return out;
   }
 
-  private feed(text: string): SseEvent[] {
+  private feed(text: string, final = false): SseEvent[] {
     const out: SseEvent[] = [];
     let i = 0;
-    if (this.pendingCr && text.length > 0) {
-      // The \n of a \r\n pair cut between two pushes: the line already ended at the \r.
+    if (this.pendingCr && (text.length > 0 || final)) {
+      // A line ended with \r at the end of the last push: whether a \n follows decides its end.
       this.pendingCr = false;
-      if (text.charCodeAt(0) === 0x0a) {
-        this.raw += "\n";
-        i = 1;
-      }
+      const crlf = text.charCodeAt(0) === 0x0a;
+      if (crlf) i = 1;
+      const ev = this.takeLine(crlf ? "\r\n" : "\r");
+      if (ev !== null) out.push(ev);
     }
     let start = i;
     for (; i < text.length; i++) {
       const c = text.charCodeAt(i);
       if (c !== 0x0a && c !== 0x0d) continue;
-      const lineEnd = i;
-      if (c === 0x0d) {
-        if (i + 1 === text.length) this.pendingCr = true;
-        else if (text.charCodeAt(i + 1) === 0x0a) i++;
+      this.line += text.slice(start, i);
+      if (c === 0x0d && i + 1 === text.length && !final) {
+        this.pendingCr = true;
+        return out;
       }
-      this.line += text.slice(start, lineEnd);
-      const ev = this.takeLine(text.slice(lineEnd, i + 1));
+      const eolEnd = c === 0x0d && text.charCodeAt(i + 1) === 0x0a ? i + 2 : i + 1;
+      const ev = this.takeLine(text.slice(i, eolEnd));
       if (ev !== null) out.push(ev);
-      start = i + 1;
+      i = eolEnd - 1;
+      start = eolEnd;
     }
     this.line += text.slice(start);
     return out;
