@@ -175,7 +175,7 @@ export function createExternalForwarder(opts: {
           ? err
           : new ProxyError(
               "upstream_bad_response",
-              `${host.key} stopped mid-response (${describe(err as NodeJS.ErrnoException)})`,
+              `${host.key} stopped mid-response (${describe(call.ended() ?? (err as NodeJS.ErrnoException))})`,
             );
       log.warn({ requestId: ctx.id, host: host.key, error: e.message }, "external answer failed");
       if (!sink.started()) return fail(e);

@@ -20,6 +20,8 @@ export interface ProviderCall {
   idle(ms: number): void;
   /** Abandons the request (the client left): the provider sees its connection close. */
   abort(): void;
+  /** Why the proxy itself ended the call (a deadline), if it did: the body stream only says "aborted". */
+  ended(): NodeJS.ErrnoException | null;
 }
 
 /**
@@ -89,6 +91,7 @@ export function callProvider(
   let req!: ClientRequest;
   let timeoutCode = "ECONNECT_TIMEOUT";
   let idleMs = 0;
+  let ended: NodeJS.ErrnoException | null = null;
   const response = new Promise<IncomingMessage>((resolve, reject) => {
     req = send({
       host: host.host,
@@ -114,7 +117,8 @@ export function callProvider(
           : timeoutCode === "ETIMEDOUT"
             ? "no answer in time"
             : `no data for ${idleMs / 1000} s`;
-      req.destroy(Object.assign(new Error(message), { code: timeoutCode }));
+      ended = Object.assign(new Error(message), { code: timeoutCode });
+      req.destroy(ended);
     });
     req.once("response", resolve);
     req.on("error", (err: NodeJS.ErrnoException) => reject(upstreamError(err, host.key)));
@@ -132,5 +136,6 @@ export function callProvider(
     abort() {
       req.destroy();
     },
+    ended: () => ended,
   };
 }
