@@ -113,10 +113,11 @@ export function createExternalForwarder(opts: {
       return;
     }
 
+    // The client may have left while its body was read: nothing to ask the provider for.
+    if (res.destroyed) return;
     const key = keyOf(host);
     const out = Buffer.from(JSON.stringify(plan.body));
-    const upstreamPath =
-      plan.kind === "embed" ? "/embeddings" : plan.kind === "translate" ? plan.path : plan.path;
+    const upstreamPath = plan.kind === "embed" ? "/embeddings" : plan.path;
     const stream = plan.kind !== "embed" && plan.stream;
     ctx.attempts++;
     ctx.tSent = performance.now();
@@ -232,17 +233,18 @@ function makePlan(
       const chat = path === "/api/chat";
       const req = chatFromOllama(path, body, providerModel);
       if (req === LOAD_ONLY) {
-        // Ollama loads the model and answers at once; a hosted model is always "loaded".
+        // Ollama loads (with keep_alive 0: unloads) the model and answers at once; a hosted model has nothing to load.
         const created_at = new Date().toISOString();
+        const done_reason = body.keep_alive === 0 || body.keep_alive === "0" ? "unload" : "load";
         const answer = chat
           ? {
               model: clientModel,
               created_at,
               message: { role: "assistant", content: "" },
-              done_reason: "load",
+              done_reason,
               done: true,
             }
-          : { model: clientModel, created_at, response: "", done_reason: "load", done: true };
+          : { model: clientModel, created_at, response: "", done_reason, done: true };
         return { kind: "local", status: 200, body: answer, ndjson: body.stream !== false };
       }
       const stream = req.body.stream === true;
