@@ -117,7 +117,8 @@ export function createForwarder(fleet: Fleet, limits: () => LimitsConfig, log: L
     const server = f.server!;
     fleet.markDown(server, reason);
     release(f);
-    const clientGone = f.res.destroyed || f.req.destroyed;
+    // (req is destroyed as soon as its body has been read; only the response tells whether the client is still there)
+    const clientGone = f.res.destroyed || f.res.writableEnded;
     if (f.responded || clientGone || !f.body?.complete) return false;
     f.tried ??= new Set();
     f.tried.add(server);
