@@ -1,6 +1,6 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import { createProxyServer } from "http-proxy-3";
 import type { LimitsConfig } from "../config/types.js";
 import type { RequestContext } from "../context.js";
@@ -104,12 +104,40 @@ export function createForwarder(fleet: Fleet, limits: () => LimitsConfig, log: L
     server.inFlight++;
     f.ctx.attempts++;
     f.ctx.server = server.key;
-    proxy.web(f.req, f.res, {
-      target: server.target,
-      agent: server.agent,
-      // A body kept whole is replayed from memory; otherwise the rest of the client's stream follows.
-      buffer: f.body?.complete ? replay(f.body.chunks) : undefined,
+    proxy.web(f.req, f.res, { target: server.target, agent: server.agent, buffer: bodySource(f) });
+  };
+
+  /**
+   * What the upstream request's body is read from. A body kept whole is replayed from memory
+   * (so it can go to another server); otherwise the bytes the peek read are put back in front
+   * of the client's stream, which then flows through. A body of unknown length is counted as
+   * it flows: past limits.max_body_mb the upstream request is abandoned and the client gets 413.
+   */
+  const bodySource = (f: Flight): Readable | undefined => {
+    const body = f.body;
+    if (body === null) return undefined;
+    if (body.complete) return replay(body.chunks);
+    for (let i = body.chunks.length - 1; i >= 0; i--) f.req.unshift(body.chunks[i]!);
+    if (f.req.headers["content-length"] !== undefined) return undefined;
+    const max = limits().maxBodyBytes;
+    let seen = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        seen += chunk.length;
+        f.ctx.bytesIn = seen;
+        if (seen <= max) return done(null, chunk);
+        f.proxyReq?.destroy();
+        if (!f.responded)
+          fail(
+            f,
+            new ProxyError("body_too_large", `request body is larger than ${max / 1048576} MB`, {
+              headers: { connection: "close" },
+            }),
+          );
+        done();
+      },
     });
+    return f.req.pipe(counter);
   };
 
   /** Tries the next candidate if nothing has reached the client yet; true when it did. */
