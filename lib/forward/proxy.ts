@@ -235,7 +235,7 @@ export function createForwarder(fleet: Fleet, limits: () => LimitsConfig, log: L
     }
     const server = f.server!;
     if (f.responded) {
-      endEarly(f, `${server.key}: ${err.code ?? err.message}`);
+      endEarly(f, err);
       return;
     }
     const code = err.code ?? "";
@@ -305,10 +305,7 @@ export function createForwarder(fleet: Fleet, limits: () => LimitsConfig, log: L
       finish(f, null);
       return;
     }
-    endEarly(
-      f,
-      `${f.server?.key}: ${err.code === "EIDLE_TIMEOUT" ? err.message : (err.code ?? err.message)}`,
-    );
+    endEarly(f, err);
   }
 
   function onUpstreamAborted(this: Tagged<IncomingMessage>) {
@@ -319,22 +316,24 @@ export function createForwarder(fleet: Fleet, limits: () => LimitsConfig, log: L
       finish(f, null);
       return;
     }
-    endEarly(f, `${f.server?.key}: connection lost mid-response`);
+    endEarly(f, Object.assign(new Error("connection lost mid-response"), { code: "ECONNRESET" }));
   }
 
   /**
    * The backend failed after the client got headers. NDJSON and SSE streams end with one
    * in-band error in their own framing (what Ollama itself does for errors mid-stream);
-   * anything else cannot be repaired and the connection is cut.
+   * anything else cannot be repaired and the connection is cut. A lost connection marks the
+   * server down; a stream that merely went silent (idle timeout) does not.
    */
-  const endEarly = (f: Flight, reason: string) => {
+  const endEarly = (f: Flight, err: NodeJS.ErrnoException) => {
     if (f.done) return;
-    const message = `upstream server stopped mid-response (${reason})`;
-    f.ctx.errorCode = "upstream_stream_error";
+    const why = `${f.server?.key}: ${reason(err)}`;
+    const message = `upstream server stopped mid-response (${why})`;
+    f.ctx.errorCode = err.code === "EIDLE_TIMEOUT" ? "upstream_idle_timeout" : "upstream_stream_error";
     f.ctx.errorMessage = message;
     finish(f, message);
-    if (f.server !== null) fleet.markDown(f.server, reason);
-    log.warn({ requestId: f.ctx.id, server: f.server?.key, reason }, "stream ended early");
+    if (f.server !== null && err.code !== "EIDLE_TIMEOUT") fleet.markDown(f.server, why);
+    log.warn({ requestId: f.ctx.id, server: f.server?.key, reason: why }, "stream ended early");
     if (f.streamKind === "ndjson") {
       f.res.end(`${JSON.stringify({ error: message })}\n`);
     } else if (f.streamKind === "sse") {
@@ -388,6 +387,11 @@ export function createForwarder(fleet: Fleet, limits: () => LimitsConfig, log: L
       proxy.close();
     },
   };
+}
+
+/** A socket error in words: our own timeouts by their message, the rest by their code. */
+function reason(err: NodeJS.ErrnoException): string {
+  return err.code === "EIDLE_TIMEOUT" ? err.message : (err.code ?? err.message);
 }
 
 /** A readable that replays a body kept in memory. */
