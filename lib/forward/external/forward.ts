@@ -340,7 +340,7 @@ function passPlan(path: string, body: Json, model: string, usageOption: boolean)
 function showAnswer(model: string, host: ExternalHostConfig, startedAt: string): Json {
   return {
     license: "",
-    modelfile: `# ${model} is served by the external host "${host.name}" (${host.type} API at ${host.origin})\n`,
+    modelfile: `# ${model} is served by the external host "${host.name}" (${host.type} API)\n`,
     parameters: "",
     template: "",
     system: "",
