@@ -152,6 +152,28 @@ test("malformed OpenAI requests for an anthropic-hosted model: 400 in OpenAI's e
   assert.equal(ok.choices[0]!.message.content, x.fake.answers[0]!.text);
 });
 
+test("malformed OpenAI requests for an openai-hosted model: 400 before anything is passed through", async (t) => {
+  const x = await startExternal(t, "openai");
+  const headers = { authorization: `Bearer ${x.userToken}` };
+  const cases: [string, string, RegExp][] = [
+    ["/v1/chat/completions", `{"model": "${x.model}", "messages": [}`, /^invalid JSON: /],
+    ["/v1/embeddings", `{"model": "${x.model}", "input": "a"} {}`, /^invalid JSON: /],
+  ];
+  for (const [path, body, message] of cases) {
+    const r = await post(x.url + path, body, headers);
+    assert.equal(r.status, 400, path);
+    const error = (r.body as { error: { message: string; code: string } }).error;
+    assert.equal(error.code, "bad_request");
+    assert.match(error.message, message);
+  }
+  assert.equal(x.fake.received.length, 0);
+  const ok = await x.openai.chat.completions.create({
+    model: x.model,
+    messages: [{ role: "user", content: "hi" }],
+  });
+  assert.equal(ok.choices[0]!.message.content, x.fake.answers[0]!.text);
+});
+
 test("a body over max_body_mb for an external model: 413, even past the part the peek stage keeps", async (t) => {
   // 2 MB allowed: the peek stage keeps the first 1 MB, the external forwarder reads the rest and counts on.
   const x = await startExternal(t, "openai", { extra: { limits: { max_body_mb: 2 } } });

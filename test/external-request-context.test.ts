@@ -63,6 +63,10 @@ for (const kind of ["openai", "anthropic"] as ProviderKind[]) {
       );
       for (let i = 1; i < times.length; i++) assert.ok(times[i]! >= times[i - 1]!, `timing ${i} is in order`);
       const translated = !(kind === "openai" && r.path.startsWith("/v1"));
+      if (!translated && r.stream) {
+        // A passed-through stream gets its eval time measured at the proxy (for tokens/s).
+        assert.ok((ctx.usage?.evalDurationNs ?? 0) > 0);
+      }
       if (translated) {
         // Translated answers carry durations measured at the proxy and Ollama's done_reason.
         assert.equal(ctx.usage?.doneReason, "stop");

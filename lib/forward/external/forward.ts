@@ -33,8 +33,10 @@ export interface ExternalForwarder {
   close(): void;
 }
 
-/** Non-streamed provider answers (and error bodies) are read whole, up to this size. */
+/** Non-streamed chat answers are read whole to be translated, up to this size. */
 const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+/** Embeddings answers too; a large batch in JSON text is far bigger than any chat answer. */
+const MAX_EMBEDDINGS_BYTES = 256 * 1024 * 1024;
 const MAX_ERROR_BYTES = 64 * 1024;
 
 /** Response headers of a passed-through answer that mean something to the client; the rest (cookies, org ids) stay. */
@@ -159,7 +161,7 @@ export function createExternalForwarder(opts: {
       if (plan.kind === "pass") {
         await passThrough(up, sink, plan.dropUsage);
       } else if (plan.kind === "embed") {
-        const answer = JSON.parse(await readText(up, MAX_ANSWER_BYTES)) as Json;
+        const answer = JSON.parse(await readText(up, MAX_EMBEDDINGS_BYTES)) as Json;
         const translated = ollamaEmbeddings(answer, ctx.model ?? x.model, plan.legacy, ctx);
         sink.head(status, "application/json; charset=utf-8");
         await sink.write(JSON.stringify(translated));
@@ -495,6 +497,12 @@ async function passThrough(up: IncomingMessage, sink: ClientSink, dropUsage: boo
     };
     for await (const chunk of up) await relay(parser.push(chunk as Buffer));
     await relay(parser.end());
+    // Durations as Ollama reports them, measured here, so the request log can tell tokens/s.
+    if (ctx.usage !== null && ctx.tFirstChunk !== null) {
+      const now = performance.now();
+      ctx.usage.evalDurationNs = Math.round((now - ctx.tFirstChunk) * 1e6);
+      ctx.usage.totalDurationNs = Math.round((now - ctx.t0) * 1e6);
+    }
   } else {
     // Bodies are relayed as they come; up to a bound, a copy is kept to read the usage at the end.
     const kept: Buffer[] = [];

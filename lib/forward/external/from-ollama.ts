@@ -181,7 +181,7 @@ function withImages(text: string, images: unknown, where: string): string | Json
 }
 
 /** The media type of a base64 image, from its first bytes (Ollama does not send one). */
-export function imageType(base64: string): string {
+function imageType(base64: string): string {
   if (base64.startsWith("iVBORw0KGgo")) return "image/png";
   if (base64.startsWith("/9j/")) return "image/jpeg";
   if (base64.startsWith("R0lGOD")) return "image/gif";

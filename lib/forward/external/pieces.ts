@@ -63,7 +63,7 @@ function openaiUsage(u: unknown): Piece | null {
 }
 
 /** The error object of an OpenAI-style body or stream line, if it is one. */
-export function openaiErrorPiece(json: Json): Piece | null {
+function openaiErrorPiece(json: Json): Piece | null {
   const e = json.error;
   if (e === undefined || e === null) return null;
   const o = obj(e);
