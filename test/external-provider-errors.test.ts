@@ -252,3 +252,32 @@ test("an unreachable provider: 502 in the client's dialect, and the proxy serves
   const ok = await x.ollama.generate({ model: "llama3", prompt: "hi", stream: false });
   assert.equal(ok.done, true);
 });
+
+for (const kind of ["openai", "anthropic"] as ProviderKind[]) {
+  test(`${kind} host answering 200 with garbage: 502 in both dialects`, async (t) => {
+    const x = await startExternal(t, kind, { behaviour: { garbage: true } });
+    const headers = { authorization: `Bearer ${x.userToken}` };
+    for (const stream of [true, false]) {
+      const native = await post(
+        `${x.url}/api/chat`,
+        { model: x.model, stream, messages: [{ role: "user", content: "hi" }] },
+        headers,
+      );
+      assert.equal(native.status, 502);
+      assert.deepEqual(native.body, { error: "the external host sent an answer that is not a JSON object" });
+    }
+    const v1 = await post(
+      `${x.url}/v1/chat/completions`,
+      { model: x.model, messages: [{ role: "user", content: "hi" }] },
+      headers,
+    );
+    if (kind === "anthropic") {
+      assert.equal(v1.status, 502);
+      assert.equal((v1.body as { error: { code: string } }).error.code, "upstream_bad_response");
+    } else {
+      // Passed through: the client gets what the provider sent, as Ollama's own /v1 would.
+      assert.equal(v1.status, 200);
+      assert.equal(v1.text, "<html><body>502 Bad Gateway</body></html>");
+    }
+  });
+}

@@ -161,7 +161,7 @@ export function createExternalForwarder(opts: {
       if (plan.kind === "pass") {
         await passThrough(up, sink, plan.dropUsage);
       } else if (plan.kind === "embed") {
-        const answer = JSON.parse(await readText(up, MAX_EMBEDDINGS_BYTES)) as Json;
+        const answer = parseAnswer(await readText(up, MAX_EMBEDDINGS_BYTES));
         const translated = ollamaEmbeddings(answer, ctx.model ?? x.model, plan.legacy, ctx);
         sink.head(status, "application/json; charset=utf-8");
         await sink.write(JSON.stringify(translated));
@@ -431,13 +431,7 @@ async function translate(
     for await (const chunk of up) await handle(parser.push(chunk as Buffer));
     await handle(parser.end());
   } else {
-    const text = await readText(up, MAX_ANSWER_BYTES);
-    let json: Json;
-    try {
-      json = JSON.parse(text) as Json;
-    } catch {
-      throw new ProxyError("upstream_bad_response", "the external host sent an answer that is not JSON");
-    }
+    const json = parseAnswer(await readText(up, MAX_ANSWER_BYTES));
     await onPieces(anthropic !== null ? anthropic.message(json) : fromOpenAICompletion(json));
   }
   const last = writer.end();
@@ -616,6 +610,17 @@ async function readBody(req: IncomingMessage, peeked: PeekedBody, max: number): 
     return new ProxyError("bad_request", `request body: ${(err as Error).message}`);
   }
   return Buffer.concat(chunks);
+}
+
+/** A provider's whole answer as a JSON object. */
+function parseAnswer(text: string): Json {
+  try {
+    const json: unknown = JSON.parse(text);
+    if (typeof json === "object" && json !== null && !Array.isArray(json)) return json as Json;
+  } catch {
+    // Reported below.
+  }
+  throw new ProxyError("upstream_bad_response", "the external host sent an answer that is not a JSON object");
 }
 
 /** A response body as text, refusing more than `max` bytes. */
