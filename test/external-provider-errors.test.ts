@@ -64,7 +64,7 @@ for (const kind of ["openai", "anthropic"] as ProviderKind[]) {
       assert.equal(native.status, c.expect, `${c.status} on /api/chat`);
       assert.deepEqual(native.body, { error: `${kind}: ${message}` });
       assert.equal(native.headers.get("retry-after"), c.retryAfter ?? null);
-      assert.equal(native.headers.get("x-ollama-proxy-server"), null);
+      assert.equal(native.headers.get("x-ollama-proxy-server"), kind);
 
       const v1 = await post(
         `${x.url}/v1/chat/completions`,

@@ -78,6 +78,8 @@ export function createExternalForwarder(opts: {
   const run = async (x: ExternalRequest): Promise<void> => {
     const { ctx, res, host } = x;
     ctx.server = host.key;
+    // Errors too say which host they concern (which provider sent that 429?).
+    res.setHeader("x-ollama-proxy-server", host.key);
     const fail = (err: ProxyError) => {
       ctx.errorCode = err.code;
       ctx.errorMessage = err.message;
