@@ -111,16 +111,28 @@ export async function startProxy(
   };
 }
 
-/** Polls `check` until it returns true, failing with `what` after `timeoutMs`. */
+/**
+ * Polls `check` until it returns true, failing with `what` after `timeoutMs`. A check that
+ * throws (a connection closed under it) counts as "not yet"; its last error is in the message.
+ */
 export async function waitFor(
   what: string,
   check: () => boolean | Promise<boolean>,
   timeoutMs = 5000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let last: unknown = null;
   for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    try {
+      if (await check()) return;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for: ${what}${last ? ` (last error: ${String(last)})` : ""}`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 10));
   }
 }
