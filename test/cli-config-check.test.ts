@@ -2,18 +2,10 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { main } from "../lib/cli/main.js";
-import { ROOT, tempDir } from "./helpers.js";
+import { ROOT, runCli as run, tempDir } from "./helpers.js";
 
 // `ollama-proxy config check` is what an operator runs before a restart: 0 on a good file,
 // non-zero with every bad key path on a bad one.
-
-async function run(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (s) => out.push(s), err: (s) => err.push(s) });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
 test("a good file: exit 0 and a summary", async () => {
   const r = await run([
