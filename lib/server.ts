@@ -128,7 +128,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       endpoint?.kind === "version" ||
       endpoint?.kind === "metrics"
     ) {
-      if (!entry!.methods.includes(ctx.method)) return fail(methodNotAllowed(ctx.method, path));
+      if (!entry!.methods.includes(ctx.method))
+        return fail(methodNotAllowed(ctx.method, path, entry!.methods));
       return servePublic(endpoint.kind, req, res, ctx, fail);
     }
     const user = auth.authenticate(req.headers.authorization, ctx.address, Date.now());
@@ -137,7 +138,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (entry === null || endpoint === undefined) {
       return fail(new ProxyError("not_found", `${path} is not an Ollama endpoint`));
     }
-    if (!entry.methods.includes(ctx.method)) return fail(methodNotAllowed(ctx.method, path));
+    if (!entry.methods.includes(ctx.method)) return fail(methodNotAllowed(ctx.method, path, entry.methods));
 
     switch (endpoint.kind) {
       case "tags":
@@ -425,8 +426,11 @@ function blockList(entries: readonly string[]): BlockList | null {
   return list;
 }
 
-function methodNotAllowed(method: string, path: string): ProxyError {
-  return new ProxyError("method_not_allowed", `method ${method} is not allowed on ${path}`);
+function methodNotAllowed(method: string, path: string, allowed: readonly string[]): ProxyError {
+  // A 405 must say what is allowed (RFC 9110 §15.5.6).
+  return new ProxyError("method_not_allowed", `method ${method} is not allowed on ${path}`, {
+    headers: { allow: allowed.join(", ") },
+  });
 }
 
 function adminOnly(path: string): ProxyError {

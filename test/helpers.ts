@@ -22,8 +22,14 @@ export function tempDir(t: TestContext, prefix = "olp-test-"): string {
   return dir;
 }
 
+/** What the config needs of a backend: the fake Ollama, or a raw hostile one. */
+export type Backend = Pick<FakeOllama, "name" | "port">;
+
 /** A config section for `servers`, with test-friendly timings; `extra` is merged over it. */
-export function section(servers: FakeOllama[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function section(
+  servers: readonly Backend[],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   const s: Record<string, unknown> = {};
   for (const [i, f] of servers.entries()) {
     s[f.name] = {
@@ -73,7 +79,7 @@ export interface TestProxy {
 /** Starts the proxy in-process on port 0 in front of `servers`, with users alice and root; closed after the test. */
 export async function startProxy(
   t: TestContext,
-  servers: FakeOllama[],
+  servers: readonly Backend[],
   opts: { extra?: Record<string, unknown>; telemetry?: Telemetry; environ?: NodeJS.ProcessEnv } = {},
 ): Promise<TestProxy> {
   const dir = tempDir(t);
