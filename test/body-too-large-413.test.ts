@@ -110,6 +110,17 @@ test("a chunked body over the limit while the proxy still reads it: 413", async 
   assert.equal(a.status, 413);
   assert.deepEqual(a.body, { error: "request body is larger than 0.5 MB" });
   assert.deepEqual(backend.work(), []);
+
+  // The limit itself is allowed, one byte more is not, declared or not.
+  const limit = 512 * 1024;
+  assert.equal((await upload(`${proxy.url}/api/generate`, proxy.auth, bodyOf(limit))).status, 200);
+  assert.equal((await upload(`${proxy.url}/api/generate`, proxy.auth, bodyOf(limit + 1))).status, 413);
+  const exact = bodyOf(limit);
+  assert.equal(
+    (await upload(`${proxy.url}/api/generate`, proxy.auth, exact, { declare: limit })).status,
+    200,
+  );
+  assert.equal(backend.work().length, 2);
 });
 
 test("a chunked body over the limit after streaming upstream began: 413, upstream cut off", async (t) => {
