@@ -63,7 +63,9 @@ export function loadConfig(opts: LoadOptions = {}): Loaded {
   } catch (err) {
     throw new ConfigError(file, [`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`]);
   }
-  const doc = parseDocument(text, { prettyErrors: true });
+  // Rails configs share settings with `<<: *default` (Psych merges them); YAML 1.2 would read
+  // `<<` as a plain key, and the original's files must load unchanged.
+  const doc = parseDocument(text, { prettyErrors: true, merge: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
