@@ -148,7 +148,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       case "models":
         return sendJson(res, 200, openaiModels(config, fleet));
       case "model-info": {
-        const name = decodeURIComponent(path.slice("/v1/models/".length));
+        // A broken escape would throw out of the request handler and take the process down.
+        let name: string;
+        try {
+          name = decodeURIComponent(path.slice("/v1/models/".length));
+        } catch {
+          return fail(new ProxyError("bad_request", `${path}: the model name is not valid percent-encoding`));
+        }
         const info = openaiModelInfo(config, fleet, name);
         return info === null
           ? fail(new ProxyError("model_not_found", `model "${name}" not found`))
