@@ -44,7 +44,8 @@ export function section(
   return {
     proxy_port: 11434,
     servers: s,
-    health: { interval_seconds: 0.2, timeout_ms: 1000 },
+    // A generous poll timeout: on a loaded machine a first poll over 1 s would start a server "down".
+    health: { interval_seconds: 0.2, timeout_ms: 5000 },
     logging: { level: "silent", dir: null },
     ...extra,
   };

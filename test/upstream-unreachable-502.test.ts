@@ -10,7 +10,7 @@ import { startProxy } from "./helpers.js";
 // the answer is a 502 in the client's dialect, saying which server and why.
 
 // Polls far apart: the request, not a poller, is the first to find the server gone.
-const QUIET = { health: { interval_seconds: 3600, timeout_ms: 1000 } };
+const QUIET = { health: { interval_seconds: 3600, timeout_ms: 5000 } };
 
 test("a server that went away: 502 in Ollama's shape", async (t) => {
   const backend = await startFakeOllama({ name: "gpu1" });
