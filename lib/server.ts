@@ -137,7 +137,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       endpoint?.kind === "version" ||
       endpoint?.kind === "metrics"
     ) {
-      if (!entry!.methods.includes(ctx.method)) return fail(methodNotAllowed(ctx.method, path));
+      if (!entry!.methods.includes(ctx.method))
+        return fail(methodNotAllowed(ctx.method, path, entry!.methods));
       return servePublic(endpoint.kind, req, res, ctx, fail);
     }
     const user = auth.authenticate(req.headers.authorization, ctx.address, Date.now());
@@ -146,7 +147,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (entry === null || endpoint === undefined) {
       return fail(new ProxyError("not_found", `${path} is not an Ollama endpoint`));
     }
-    if (!entry.methods.includes(ctx.method)) return fail(methodNotAllowed(ctx.method, path));
+    if (!entry.methods.includes(ctx.method)) return fail(methodNotAllowed(ctx.method, path, entry.methods));
 
     switch (endpoint.kind) {
       case "tags":
@@ -156,7 +157,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       case "models":
         return sendJson(res, 200, openaiModels(config, fleet));
       case "model-info": {
-        const name = decodeURIComponent(path.slice("/v1/models/".length));
+        // A broken escape would throw out of the request handler and take the process down.
+        let name: string;
+        try {
+          name = decodeURIComponent(path.slice("/v1/models/".length));
+        } catch {
+          return fail(new ProxyError("bad_request", `${path}: the model name is not valid percent-encoding`));
+        }
         const info = openaiModelInfo(config, fleet, name);
         return info === null
           ? fail(new ProxyError("model_not_found", `model "${name}" not found`))
@@ -448,8 +455,11 @@ function blockList(entries: readonly string[]): BlockList | null {
   return list;
 }
 
-function methodNotAllowed(method: string, path: string): ProxyError {
-  return new ProxyError("method_not_allowed", `method ${method} is not allowed on ${path}`);
+function methodNotAllowed(method: string, path: string, allowed: readonly string[]): ProxyError {
+  // A 405 must say what is allowed (RFC 9110 §15.5.6).
+  return new ProxyError("method_not_allowed", `method ${method} is not allowed on ${path}`, {
+    headers: { allow: allowed.join(", ") },
+  });
 }
 
 function adminOnly(path: string): ProxyError {
