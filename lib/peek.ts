@@ -341,18 +341,3 @@ export function bodyTooLarge(maxBytes: number): ProxyError {
     headers: { connection: "close" },
   });
 }
-
-/**
- * Holds a body that streams on past the peek to `maxBytes` (a chunked body declares no
- * size up front): counts what flows and calls `onOverflow` once, when it is over.
- */
-export function limitBody(req: IncomingMessage, maxBytes: number, onOverflow: () => void): void {
-  let bytes = 0;
-  const onData = (chunk: Buffer) => {
-    bytes += chunk.length;
-    if (bytes <= maxBytes) return;
-    req.off("data", onData);
-    onOverflow();
-  };
-  req.on("data", onData);
-}
