@@ -51,11 +51,17 @@ export function createTelemetry(opts: {
     : null;
   const taps = new WeakMap<RequestContext, UsageTap>();
 
-  /** Ollama model names are stored normalised (llama3 = llama3:latest); an external host's as written. */
+  /**
+   * Ollama model names are stored normalised (llama3 = llama3:latest); a model of an external
+   * host as the config's assignment (or the client) writes it: `:latest` means nothing there.
+   */
   const storedModel = (ctx: RequestContext): string | null => {
     if (ctx.model === null) return null;
-    const external = ctx.server !== null && config.externalHosts.some((h) => h.key === ctx.server);
-    return external ? ctx.model : normalizeModel(ctx.model);
+    const key = normalizeModel(ctx.model);
+    const assigned = config.models.explicitAssignments.get(key);
+    const target = ctx.server ?? assigned?.target;
+    if (!config.externalHosts.some((h) => h.key === target)) return key;
+    return assigned?.model ?? ctx.model;
   };
 
   return {

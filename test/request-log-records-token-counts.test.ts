@@ -15,7 +15,12 @@ test("one row per request with the reported token counts, via the ollama and ope
     models: [{ name: "llama3:latest", loaded: true }, { name: "nomic-embed-text:latest" }],
   });
   t.after(() => backend.close());
-  const proxy = await startLoggedProxy(t, [backend]);
+  const proxy = await startLoggedProxy(t, [backend], {
+    extra: {
+      external_hosts: { openai: { host: "127.0.0.1", port: 9, api_key_env: "NO_SUCH_KEY_VAR" } },
+      model_config: { explicit_assignments: { "gpt-4o": "openai" } },
+    },
+  });
   const ollama = new Ollama({ host: proxy.url, headers: proxy.auth });
   const openai = new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: proxy.userToken, maxRetries: 0 });
 
@@ -44,9 +49,10 @@ test("one row per request with the reported token counts, via the ollama and ope
   }
   await openai.embeddings.create({ model: "nomic-embed-text", input: "x" });
   await assert.rejects(ollama.generate({ model: "nope", prompt: "x", stream: false }), /not found/);
+  await assert.rejects(openai.chat.completions.create({ model: "gpt-4o", messages: [] }), /external host/);
 
-  const rows = await proxy.waitForRows(9);
-  assert.equal(rows.length, 9);
+  const rows = await proxy.waitForRows(10);
+  assert.equal(rows.length, 10);
   const pick = (r: LogRow) => [r.path, r.model, r.prompt_tokens, r.completion_tokens, r.status];
   assert.deepEqual(rows.map(pick), [
     ["/api/generate", "llama3:latest", 7, 3, 200],
@@ -58,6 +64,8 @@ test("one row per request with the reported token counts, via the ollama and ope
     ["/v1/chat/completions", "llama3:latest", 7, 3, 200],
     ["/v1/embeddings", "nomic-embed-text:latest", 8, null, 200],
     ["/api/generate", "nope:latest", null, null, 404],
+    // An external host's model is stored as assigned: ":latest" means nothing there.
+    ["/v1/chat/completions", "gpt-4o", null, null, 503],
   ]);
   for (const r of rows) {
     assert.equal(r.user_name, "alice");
@@ -91,4 +99,5 @@ test("one row per request with the reported token counts, via the ollama and ope
   assert.equal(rows[8]!.server, "gpu1");
   assert.equal(rows[8]!.error_code, "upstream_error");
   assert.match(rows[8]!.error_message ?? "", /model "nope" not found/);
+  assert.equal(rows[9]!.error_code, "no_server");
 });

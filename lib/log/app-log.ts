@@ -66,9 +66,15 @@ export function createAppLog(config: Config): { log: Logger; close(): Promise<vo
     log,
     close: () =>
       new Promise<void>((resolve) => {
-        log.flush();
         transport.once("close", () => resolve());
-        transport.end();
+        // End only once the flush is through (a flush that reaches pino-roll after the end
+        // throws "SonicBoom destroyed" in its worker), and hold the worker until it closed:
+        // pino unrefs it, so otherwise the process may exit before the last line is written.
+        log.flush(() => {
+          // thread-stream has ref() (its typings omit it).
+          (transport as unknown as { ref(): void }).ref();
+          transport.end();
+        });
       }),
   };
 }
