@@ -36,8 +36,13 @@ const DAY_MS = 86_400_000;
 const port = parentPort!;
 const opts = workerData as WriterOptions;
 let retentionDays = opts.retentionDays;
-let db: Database.Database | null = null;
-let insert: ((rows: RequestRecord[]) => void) | null = null;
+/** The open connection and its statements, prepared once per connection. */
+interface Conn {
+  db: Database.Database;
+  insert: (rows: RequestRecord[]) => void;
+  prune: Database.Statement<[number, number]>;
+}
+let conn: Conn | null = null;
 let queue: RequestRecord[] = [];
 let timer: NodeJS.Timeout | null = null;
 let backoffMs = 0;
@@ -46,42 +51,43 @@ let closing = false;
 const send = (m: FromWriter) => port.postMessage(m);
 
 /** Opens the connection on first use (and again after a failure closed it). */
-function open(): Database.Database {
-  if (db !== null) return db;
-  const conn = new Database(opts.path, { fileMustExist: true, timeout: opts.busyTimeoutMs });
+function open(): Conn {
+  if (conn !== null) return conn;
+  const db = new Database(opts.path, { fileMustExist: true, timeout: opts.busyTimeoutMs });
   try {
-    conn.pragma("journal_mode = WAL");
-    conn.pragma("synchronous = NORMAL");
-    const stmt = conn.prepare(
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    const stmt = db.prepare(
       `INSERT INTO request_log (${RECORD_COLUMNS.join(", ")}) VALUES (${RECORD_COLUMNS.map((c) => `@${c}`).join(", ")})`,
     );
-    insert = conn.transaction((rows: RequestRecord[]) => {
+    const prune = db.prepare<[number, number]>(
+      "DELETE FROM request_log WHERE id IN (SELECT id FROM request_log WHERE ts < ? ORDER BY ts LIMIT ?)",
+    );
+    const insert = db.transaction((rows: RequestRecord[]) => {
       for (const r of rows) stmt.run(r);
     });
+    conn = { db, insert, prune };
+    return conn;
   } catch (err) {
-    conn.close();
+    db.close();
     throw err;
   }
-  db = conn;
-  return conn;
 }
 
 function drop(): void {
   try {
-    db?.close();
+    conn?.db.close();
   } catch {
     // Already unusable; a fresh connection is opened on the next try.
   }
-  db = null;
-  insert = null;
+  conn = null;
 }
 
 /** Writes one batch; false (and the rows kept) when the database refused it. */
 function writeBatch(): boolean {
   const batch = queue.length <= MAX_BATCH ? queue : queue.slice(0, MAX_BATCH);
   try {
-    open();
-    insert!(batch);
+    open().insert(batch);
   } catch (err) {
     // Busy, full, read-only, gone: keep the rows, say so, try again later. The main thread
     // stops sending once its bound is reached, so what is held here stays bounded.
@@ -132,11 +138,7 @@ function prune(): void {
   const step = () => {
     if (closing) return;
     try {
-      const n = open()
-        .prepare(
-          "DELETE FROM request_log WHERE id IN (SELECT id FROM request_log WHERE ts < ? ORDER BY ts LIMIT ?)",
-        )
-        .run(cutoff, PRUNE_CHUNK).changes;
+      const n = open().prune.run(cutoff, PRUNE_CHUNK).changes;
       total += n;
       if (n === PRUNE_CHUNK) {
         setImmediate(step);
