@@ -80,7 +80,7 @@ export function upstreamError(err: NodeJS.ErrnoException, upstream: string): Pro
  * Headers on every response the proxy writes itself: never sniffed, never cached
  * (these bodies are errors or live fleet state).
  */
-const OWN_HEADERS = {
+export const OWN_HEADERS = {
   "content-type": "application/json; charset=utf-8",
   "x-content-type-options": "nosniff",
   "cache-control": "no-store",
