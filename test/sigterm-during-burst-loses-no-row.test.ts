@@ -1,30 +1,14 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { join } from "node:path";
 import { test } from "node:test";
 import { openStore } from "../lib/store/open.js";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";
-import { ROOT, section, tempDir, waitFor, writeConfig } from "./helpers.js";
+import { spawnProxy } from "./fixtures/spawn-proxy.js";
+import { section, tempDir, waitFor, writeConfig } from "./helpers.js";
 
 // The real CLI (bin/ollama-proxy over the tsup bundle, so the worker is found in dist/) gets
 // SIGTERM in the middle of a burst of streams: every request that got a response — finished
-// streams, and the 503s of requests that arrived during shutdown — has its row once it exits.
-
-/** Resolves with the URL the server prints on stderr (`ollama-proxy X listening on URL [env]`). */
-async function listeningUrl(child: ChildProcess, stderr: () => string): Promise<string> {
-  let url: string | undefined;
-  await waitFor(
-    "the server to print its URL on stderr",
-    () => {
-      url = /listening on (http:\/\/\S+)/.exec(stderr())?.[1];
-      if (child.exitCode !== null) throw new Error(`serve exited early:\n${stderr()}`);
-      return url !== undefined;
-    },
-    15_000,
-  );
-  return url!;
-}
+// streams, and the 503s of requests that arrived while it drained — has its row once it exits.
 
 test("SIGTERM during a burst loses no row for a request that got a response", async (t) => {
   const backend = await startFakeOllama({ name: "gpu1", behaviour: { chunks: 5, intervalMs: 20 } });
@@ -38,19 +22,8 @@ test("SIGTERM during a burst loses no row for a request that got a response", as
   const token = store.users.create("alice").token;
   store.close();
 
-  const child = spawn(
-    process.execPath,
-    [join(ROOT, "bin/ollama-proxy"), "serve", "--config", file, "--env", "test", "--port", "0"],
-    { cwd: dir, stdio: ["ignore", "ignore", "pipe"] },
-  );
-  let err = "";
-  child.stderr!.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  t.after(() => {
-    if (child.exitCode === null) child.kill("SIGKILL");
-  });
-  const url = await listeningUrl(child, () => err);
+  const proxy = await spawnProxy(t, file);
+  const url = proxy.url;
 
   const answered = new Set<string>();
   let sent = 0;
@@ -79,11 +52,10 @@ test("SIGTERM during a burst loses no row for a request that got a response", as
   };
   const clients = Promise.all(Array.from({ length: 24 }, (_, c) => client(c)));
   await waitFor("100 answered requests before SIGTERM", () => answered.size >= 100, 20_000);
-  child.kill("SIGTERM");
-  const [code] = (await once(child, "exit")) as [number | null];
+  const code = await proxy.stop("SIGTERM");
   stopped = true;
   await clients;
-  assert.equal(code, 0, err);
+  assert.equal(code, 0, proxy.stderr());
 
   const after = openStore(config.database, { readonly: true });
   t.after(() => after.close());
@@ -96,4 +68,8 @@ test("SIGTERM during a burst loses no row for a request that got a response", as
   assert.deepEqual(missing, [], `${missing.length} of ${answered.size} answered requests have no row`);
   assert.ok(answered.size >= 100 && sent >= answered.size);
   assert.ok(rows.every((r) => r.status === 200 || r.status === 503));
+  assert.ok(
+    rows.some((r) => r.status === 503),
+    "requests arrived while it drained",
+  );
 });
