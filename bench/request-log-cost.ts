@@ -1,9 +1,11 @@
-// What logging costs in throughput: the real CLI (`node bin/ollama-proxy serve`, its own
-// process) in front of a fake Ollama, loaded by keep-alive clients in this process, with
-// logging.request_log off, on, and on plus the per-request app-log line in a file. Rounds
-// alternate between the modes so that a noisy machine hurts them alike.
+// What logging costs in throughput: three copies of the real CLI (`node bin/ollama-proxy
+// serve`, each its own process) in front of one fake Ollama — logging.request_log off, on,
+// and on plus the per-request app-log line in a file — loaded in turn by keep-alive clients
+// in this process, in short slices and shuffled order, so that a shared machine's load
+// swings hurt all three alike. Reported: requests per second of load and the proxy
+// process's CPU per request (all its threads, the log writer included).
 //
-//   npm run build && npx tsc --noEmit false && node .build/bench/request-log-cost.js [seconds] [rounds]
+//   npm run build && npx tsc --noEmit false && node .build/bench/request-log-cost.js [slice-seconds] [rounds]
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -13,8 +15,8 @@ import { openStore } from "../lib/store/open.js";
 import { startFakeOllama } from "../test/fixtures/fake-ollama.js";
 import { ROOT, section, writeConfig } from "../test/helpers.js";
 
-const SECONDS = Number(process.argv[2] ?? 5);
-const ROUNDS = Number(process.argv[3] ?? 3);
+const SLICE_SECONDS = Number(process.argv[2] ?? 1);
+const ROUNDS = Number(process.argv[3] ?? 20);
 const CONCURRENCY = 32;
 const BODY = JSON.stringify({ model: "llama3", prompt: "hi", stream: false });
 
@@ -29,10 +31,7 @@ async function serve(dir: string, mode: Mode, backendSection: Record<string, unk
         : { level: "info", dir: join(dir, `log-${Date.now()}`), request_log: true };
   const { file, config } = writeConfig(dir, { ...backendSection, logging });
   const store = openStore(config.database);
-  const token =
-    store.users.list().length === 0
-      ? store.users.create("bench").token
-      : store.users.rotate("bench", {}).token;
+  const token = store.users.create("bench").token;
   store.close();
   const child = spawn(
     process.execPath,
@@ -68,44 +67,41 @@ async function serve(dir: string, mode: Mode, backendSection: Record<string, unk
   };
 }
 
-async function load(url: string, token: string, seconds: number): Promise<{ rps: number; requests: number }> {
+/** A keep-alive client pool on one proxy; `run` loads it for a while and counts the answers. */
+function loader(url: string, token: string) {
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const target = new URL(`${url}/api/generate`);
+  const headers = {
+    authorization: `Bearer ${token}`,
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(BODY),
+  };
   const one = () =>
     new Promise<number>((resolve, reject) => {
-      const req = request(
-        target,
-        {
-          method: "POST",
-          agent,
-          headers: {
-            authorization: `Bearer ${token}`,
-            "content-type": "application/json",
-            "content-length": Buffer.byteLength(BODY),
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on("end", () => resolve(res.statusCode ?? 0));
-        },
-      );
+      const req = request(target, { method: "POST", agent, headers }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      });
       req.on("error", reject);
       req.end(BODY);
     });
-  // Warm-up: connections open, the model list known.
-  await Promise.all(Array.from({ length: CONCURRENCY }, one));
-  let done = 0;
-  const end = Date.now() + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (Date.now() < end) {
-        if ((await one()) !== 200) throw new Error("non-200 answer");
-        done++;
-      }
-    }),
-  );
-  agent.destroy();
-  return { rps: done / seconds, requests: done };
+  return {
+    async run(seconds: number): Promise<number> {
+      let done = 0;
+      const end = Date.now() + seconds * 1000;
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (Date.now() < end) {
+            const status = await one();
+            if (status !== 200) throw new Error(`answered ${status}`);
+            done++;
+          }
+        }),
+      );
+      return done;
+    },
+    close: () => agent.destroy(),
+  };
 }
 
 const { tmpdir } = await import("node:os");
@@ -113,22 +109,39 @@ const dir = mkdtempSync(join(tmpdir(), "olp-bench-"));
 const backend = await startFakeOllama({ name: "gpu1" });
 const backendSection = section([backend]);
 const modes: Mode[] = ["off", "request_log", "request_log+app_log"];
-const results = new Map<Mode, number[]>(modes.map((m) => [m, []]));
-const cpuPerRequest = new Map<Mode, number[]>(modes.map((m) => [m, []]));
+type Proxy = Awaited<ReturnType<typeof serve>> & { load: ReturnType<typeof loader> };
+const proxies = new Map<Mode, Proxy>();
+const requests = new Map<Mode, number>(modes.map((m) => [m, 0]));
+const cpu = new Map<Mode, number>(modes.map((m) => [m, 0]));
 try {
+  for (const mode of modes) {
+    const p = await serve(mkdtempSync(join(dir, `${mode}-`)), mode, backendSection);
+    const load = loader(p.url, p.token);
+    await load.run(1); // warm-up: connections open, JIT warm
+    proxies.set(mode, { ...p, load });
+  }
   for (let round = 0; round < ROUNDS; round++) {
-    for (const mode of round % 2 === 0 ? modes : [...modes].reverse()) {
-      const proxy = await serve(dir, mode, backendSection);
-      const cpu0 = proxy.cpu();
-      const { rps, requests } = await load(proxy.url, proxy.token, SECONDS);
-      const us = ((proxy.cpu() - cpu0) / requests) * 1e6;
-      await proxy.stop();
-      results.get(mode)!.push(rps);
-      cpuPerRequest.get(mode)!.push(us);
-      console.log(
-        `round ${round + 1} ${mode.padEnd(20)} ${rps.toFixed(0)} req/s  ${us.toFixed(0)} µs CPU/request`,
-      );
+    const order = [...modes].sort(() => Math.random() - 0.5);
+    for (const mode of order) {
+      const p = proxies.get(mode)!;
+      const cpu0 = p.cpu();
+      requests.set(mode, requests.get(mode)! + (await p.load.run(SLICE_SECONDS)));
+      cpu.set(mode, cpu.get(mode)! + p.cpu() - cpu0);
     }
+  }
+  const offRps = requests.get("off")! / (ROUNDS * SLICE_SECONDS);
+  const offCpu = cpu.get("off")! / requests.get("off")!;
+  for (const mode of modes) {
+    const rps = requests.get(mode)! / (ROUNDS * SLICE_SECONDS);
+    const us = (cpu.get(mode)! / requests.get(mode)!) * 1e6;
+    console.log(
+      `${mode.padEnd(20)} ${rps.toFixed(0)} req/s (x${(rps / offRps).toFixed(3)} of off)  ` +
+        `${us.toFixed(0)} µs CPU/request (x${(us / 1e6 / offCpu).toFixed(3)} of off)`,
+    );
+  }
+  for (const p of proxies.values()) {
+    p.load.close();
+    await p.stop();
   }
   for (const mode of modes) {
     const us = median([
@@ -198,14 +211,4 @@ async function doneCost(mode: Mode, n: number): Promise<number> {
 
 function median(xs: number[]): number {
   return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-}
-const off = median(results.get("off")!);
-const offCpu = median(cpuPerRequest.get("off")!);
-for (const m of modes) {
-  const med = median(results.get(m)!);
-  const cpu = median(cpuPerRequest.get(m)!);
-  console.log(
-    `${m.padEnd(20)} median ${med.toFixed(0)} req/s (x${(med / off).toFixed(3)} of off)  ` +
-      `${cpu.toFixed(0)} µs CPU/request (x${(cpu / offCpu).toFixed(3)} of off)`,
-  );
 }
