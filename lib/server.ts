@@ -7,6 +7,7 @@ import type { Config } from "./config/types.js";
 import { newContext, type RequestContext } from "./context.js";
 import { isCloudModel, lookupEndpoint, type Operation } from "./endpoints.js";
 import { dialectOf, OWN_HEADERS, ProxyError, sendError, sendJson } from "./errors.js";
+import { createExternalForwarder } from "./forward/external/forward.js";
 import { fanOut } from "./forward/fanout.js";
 import { acceptableRequestId, prepareRequestHeaders } from "./forward/headers.js";
 import { createForwarder, type ResponseObserver } from "./forward/proxy.js";
@@ -86,6 +87,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
   const fleet = startFleet(config, log, opts.environ);
   const forwarder = createForwarder(fleet, () => config.limits, log);
+  const external = createExternalForwarder({
+    log,
+    limits: () => config.limits,
+    environ: opts.environ ?? process.env,
+    startedAt: STARTED_ISO,
+  });
   let trusted = blockList(config.trustedProxies);
   let shuttingDown = false;
   let active = 0;
@@ -130,7 +137,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       endpoint?.kind === "version" ||
       endpoint?.kind === "metrics"
     ) {
-      if (!entry!.methods.includes(ctx.method)) return fail(methodNotAllowed(ctx.method, path));
+      if (!entry!.methods.includes(ctx.method))
+        return fail(methodNotAllowed(ctx.method, path, entry!.methods));
       return servePublic(endpoint.kind, req, res, ctx, fail);
     }
     const user = auth.authenticate(req.headers.authorization, ctx.address, Date.now());
@@ -139,7 +147,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (entry === null || endpoint === undefined) {
       return fail(new ProxyError("not_found", `${path} is not an Ollama endpoint`));
     }
-    if (!entry.methods.includes(ctx.method)) return fail(methodNotAllowed(ctx.method, path));
+    if (!entry.methods.includes(ctx.method)) return fail(methodNotAllowed(ctx.method, path, entry.methods));
 
     switch (endpoint.kind) {
       case "tags":
@@ -149,7 +157,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       case "models":
         return sendJson(res, 200, openaiModels(config, fleet));
       case "model-info": {
-        const name = decodeURIComponent(path.slice("/v1/models/".length));
+        // A broken escape would throw out of the request handler and take the process down.
+        let name: string;
+        try {
+          name = decodeURIComponent(path.slice("/v1/models/".length));
+        } catch {
+          return fail(new ProxyError("bad_request", `${path}: the model name is not valid percent-encoding`));
+        }
         const info = openaiModelInfo(config, fleet, name);
         return info === null
           ? fail(new ProxyError("model_not_found", `model "${name}" not found`))
@@ -245,12 +259,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const chosen = chooseServers(op, body.model, req.headers["x-ollama-proxy-server"]);
     if (chosen instanceof ProxyError) return fail(chosen);
     if (chosen.kind === "external") {
-      return fail(
-        new ProxyError(
-          "no_server",
-          `model "${body.model}" is assigned to external host "${chosen.host.key}", which this build cannot reach yet`,
-        ),
-      );
+      // The provider knows the model by the name the assignment was written with (no ":latest").
+      const model = config.models.explicitAssignments.get(chosen.model)?.model ?? body.model;
+      return external.forward({ req, res, ctx, body, host: chosen.host, model });
     }
     prepareRequestHeaders(req.headers, ctx.id, ctx.address, trusted, body.complete ? body.bytes : null);
     const management = op !== "infer" && op !== "show";
@@ -425,6 +436,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       server.closeAllConnections();
       await closed;
       forwarder.close();
+      external.close();
       fleet.close();
       auth.close();
     },
@@ -443,8 +455,11 @@ function blockList(entries: readonly string[]): BlockList | null {
   return list;
 }
 
-function methodNotAllowed(method: string, path: string): ProxyError {
-  return new ProxyError("method_not_allowed", `method ${method} is not allowed on ${path}`);
+function methodNotAllowed(method: string, path: string, allowed: readonly string[]): ProxyError {
+  // A 405 must say what is allowed (RFC 9110 §15.5.6).
+  return new ProxyError("method_not_allowed", `method ${method} is not allowed on ${path}`, {
+    headers: { allow: allowed.join(", ") },
+  });
 }
 
 function adminOnly(path: string): ProxyError {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
+import { main } from "../lib/cli/main.js";
 import { loadConfig } from "../lib/config/load.js";
 import type { Config } from "../lib/config/types.js";
 import { silentLog } from "../lib/log/app-log.js";
@@ -24,6 +25,9 @@ export function tempDir(t: TestContext, prefix = "olp-test-"): string {
   return dir;
 }
 
+/** What the config needs of a backend: the fake Ollama, or a raw hostile one. */
+export type Backend = Pick<FakeOllama, "name" | "port">;
+
 /** A config section for `servers`, with test-friendly timings; `extra` is merged over it. */
 export function section(
   servers: readonly Backend[],
@@ -43,7 +47,8 @@ export function section(
   return {
     proxy_port: 11434,
     servers: s,
-    health: { interval_seconds: 0.2, timeout_ms: 1000 },
+    // A generous poll timeout: on a loaded machine a first poll over 1 s would start a server "down".
+    health: { interval_seconds: 0.2, timeout_ms: 5000 },
     logging: { level: "silent", dir: null },
     ...extra,
   };
@@ -111,16 +116,28 @@ export async function startProxy(
   };
 }
 
-/** Polls `check` until it returns true, failing with `what` after `timeoutMs`. */
+/**
+ * Polls `check` until it returns true, failing with `what` after `timeoutMs`. A check that
+ * throws (a connection closed under it) counts as "not yet"; its last error is in the message.
+ */
 export async function waitFor(
   what: string,
   check: () => boolean | Promise<boolean>,
   timeoutMs = 5000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let last: unknown = null;
   for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    try {
+      if (await check()) return;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for: ${what}${last ? ` (last error: ${String(last)})` : ""}`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -144,4 +161,19 @@ export async function post(
     parsed = null;
   }
   return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
+/** Runs the CLI in-process, as `ollama-proxy ...argv` would, collecting what it prints. */
+export async function runCli(argv: readonly string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (s) => out.push(s), err: (s) => err.push(s) });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+/** A config file (section `test`, no servers) whose database lives in a temp dir; `args` points the CLI at it. */
+export function cliSetup(t: TestContext): { dir: string; file: string; database: string; args: string[] } {
+  const dir = tempDir(t);
+  const { file, config } = writeConfig(dir, { servers: {}, logging: { level: "silent", dir: null } });
+  return { dir, file, database: config.database, args: ["--config", file, "--env", "test"] };
 }

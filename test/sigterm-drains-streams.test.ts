@@ -29,7 +29,7 @@ test("SIGTERM lets a running stream finish, answers /health 503 and refuses new 
   await waitFor("the stream to start", () => backend.inProgress() > 0);
   const exited = proxy.stop("SIGTERM");
 
-  await waitFor("/health to say 503", async () => (await fetch(`${proxy.url}/health`)).status === 503, 2000);
+  await waitFor("/health to say 503", async () => (await fetch(`${proxy.url}/health`)).status === 503);
   const health = (await (await fetch(`${proxy.url}/health`)).json()) as {
     status: string;
     shutting_down: boolean;

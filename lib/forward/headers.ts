@@ -74,8 +74,10 @@ export function responseHeaders(
   overheadMs: number,
 ): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
+  // As for requests, headers the backend names in its Connection header are hop-by-hop too.
+  const named = new Set((upstream.connection ?? "").split(",").map((n) => n.trim().toLowerCase()));
   for (const name in upstream) {
-    if (!DROP_RESPONSE.has(name)) out[name] = upstream[name];
+    if (!DROP_RESPONSE.has(name) && !named.has(name)) out[name] = upstream[name];
   }
   out["x-request-id"] = requestId;
   out["x-ollama-proxy-server"] = server;

@@ -6,7 +6,7 @@ import type { LimitsConfig } from "../config/types.js";
 import type { RequestContext } from "../context.js";
 import { ProxyError, sendError, upstreamError } from "../errors.js";
 import type { Logger } from "../log/app-log.js";
-import type { PeekedBody } from "../peek.js";
+import { bodyTooLarge, limitBody, type PeekedBody } from "../peek.js";
 import type { Fleet } from "../routing/fleet.js";
 import type { ServerState } from "../routing/server-state.js";
 import { nextCandidate } from "../routing/table.js";
@@ -185,6 +185,14 @@ export function createForwarder(fleet: Fleet, limits: () => LimitsConfig, log: L
         proxyReq.setTimeout(l.upstreamFirstByteTimeoutMs);
       }
       proxyReq.on("timeout", onUpstreamTimeout);
+      if (f.body !== null && !f.body.complete) {
+        // Past the peek a chunked body declares no size: it is held to the limit as it streams.
+        limitBody(f.req, l.maxBodyBytes, () => {
+          f.req.unpipe(proxyReq);
+          proxyReq.destroy();
+          fail(f, bodyTooLarge(l.maxBodyBytes));
+        });
+      }
     },
   );
 
