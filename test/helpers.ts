@@ -25,9 +25,6 @@ export function tempDir(t: TestContext, prefix = "olp-test-"): string {
   return dir;
 }
 
-/** What the config needs of a backend: the fake Ollama, or a raw hostile one. */
-export type Backend = Pick<FakeOllama, "name" | "port">;
-
 /** A config section for `servers`, with test-friendly timings; `extra` is merged over it. */
 export function section(
   servers: readonly Backend[],

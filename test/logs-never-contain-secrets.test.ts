@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { createAppLog } from "../lib/log/app-log.js";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";
+import { startFakeOpenAI } from "./fixtures/fake-openai.js";
 import { startLoggedProxy } from "./fixtures/logged-proxy.js";
 import { section, tempDir, writeConfig } from "./helpers.js";
 
@@ -25,9 +26,14 @@ test("the database and the log files never contain a token, an API key or a prom
   const apiKey = "sk-live-DO-NOT-LOG-7f3a9c2e1b";
   const prompt = "my secret prompt: the launch code is 0000";
   const wrongToken = `olp_${"x".repeat(43)}`;
+  // A real external host that needs the API key, so the key is really used on the way.
+  const provider = await startFakeOpenAI({ key: apiKey });
+  t.after(() => provider.close());
   const extra = {
     logging: { level: "trace", dir: join(dir, "log") },
-    external_hosts: { openai: { host: "127.0.0.1", port: 9, api_key_env: "TEST_OPENAI_KEY" } },
+    external_hosts: {
+      openai: { host: "127.0.0.1", port: provider.port, protocol: "http", api_key_env: "TEST_OPENAI_KEY" },
+    },
     model_config: { explicit_assignments: { "gpt-4o": "openai" } },
   };
   const backend = await startFakeOllama({ name: "gpu1" });
@@ -57,8 +63,9 @@ test("the database and the log files never contain a token, an API key or a prom
   ];
   assert.deepEqual(
     all.map(([s]) => s),
-    [200, 200, 401, 401, 503, 404],
+    [200, 200, 401, 401, 200, 404],
   );
+  assert.equal(provider.received.at(-1)?.headers.authorization, `Bearer ${apiKey}`);
   const rows = await proxy.waitForRows(all.length);
   await proxy.close();
   proxy.store.close();
