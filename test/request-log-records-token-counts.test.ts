@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";
+import { startFakeOpenAI } from "./fixtures/fake-openai.js";
 import { type LogRow, startLoggedProxy } from "./fixtures/logged-proxy.js";
 
 // Through the official clients, every kind of inference request leaves one row with the
@@ -100,4 +101,36 @@ test("one row per request with the reported token counts, via the ollama and ope
   assert.equal(rows[8]!.error_code, "upstream_error");
   assert.match(rows[8]!.error_message ?? "", /model "nope" not found/);
   assert.equal(rows[9]!.error_code, "no_server");
+});
+
+test("a request served by an external host is logged with the provider's token counts", async (t) => {
+  const backend = await startFakeOllama({ name: "gpu1" });
+  t.after(() => backend.close());
+  const provider = await startFakeOpenAI();
+  t.after(() => provider.close());
+  const proxy = await startLoggedProxy(t, [backend], {
+    extra: {
+      external_hosts: {
+        openai: { host: "127.0.0.1", port: provider.port, protocol: "http", api_key_env: "TEST_OPENAI_KEY" },
+      },
+      model_config: { explicit_assignments: { "gpt-4o": "openai" } },
+    },
+    environ: { TEST_OPENAI_KEY: provider.key },
+  });
+  const ollama = new Ollama({ host: proxy.url, headers: proxy.auth });
+  await ollama.chat({ model: "gpt-4o", messages: [{ role: "user", content: "two words" }], stream: false });
+  for await (const _ of await ollama.chat({
+    model: "gpt-4o",
+    messages: [{ role: "user", content: "three more words" }],
+    stream: true,
+  })) {
+    // drain
+  }
+  const rows = await proxy.waitForRows(2);
+  assert.equal(provider.answers.length, 2);
+  assert.deepEqual(
+    rows.map((r) => [r.server, r.model, r.status, r.prompt_tokens, r.completion_tokens]),
+    provider.answers.map((a) => ["openai", "gpt-4o", 200, a.promptTokens, a.completionTokens]),
+  );
+  assert.ok(rows.every((r) => r.ttft_ms !== null && r.duration_ms >= r.ttft_ms));
 });
