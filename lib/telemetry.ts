@@ -1,6 +1,6 @@
 import type { Config } from "./config/types.js";
 import { BODY_LOG_BYTES, bodyForLog, type RequestContext } from "./context.js";
-import type { Logger } from "./log/app-log.js";
+import type { AppLog, Logger } from "./log/app-log.js";
 import { openRequestLog, type RequestLog, type RequestLogOptions } from "./log/request-log.js";
 import { toRecord } from "./log/request-record.js";
 import { createMetrics, type Metrics, modelLabel } from "./metrics.js";
@@ -32,6 +32,8 @@ const PROBES = new Set(["/", "/health", "/metrics", "/api/version"]);
 export function createTelemetry(opts: {
   config: Config;
   log: Logger;
+  /** The app log, whose health /health reports beside the request log's. */
+  appLog?: Pick<AppLog, "health">;
   /** Overrides for the request-log writer (tests: a small queue, a short busy timeout). */
   requestLog?: Partial<Omit<RequestLogOptions, "path" | "log">>;
 }): TelemetryHandle {
@@ -114,7 +116,10 @@ export function createTelemetry(opts: {
       );
     },
     metrics: () => metrics?.text() ?? null,
-    components: () => (requestLog === null ? [] : [requestLog.health()]),
+    components: () => [
+      ...(requestLog === null ? [] : [requestLog.health()]),
+      ...(opts.appLog ? [opts.appLog.health()] : []),
+    ],
     attach(f) {
       fleet = f;
     },

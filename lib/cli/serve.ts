@@ -1,10 +1,11 @@
 import { ConfigError, loadConfig } from "../config/load.js";
-import { createAppLog } from "../log/app-log.js";
+import type { Config } from "../config/types.js";
+import { type AppLog, AppLogError, createAppLog } from "../log/app-log.js";
 import { startServer } from "../server.js";
 import { createTelemetry } from "../telemetry.js";
 import { VERSION } from "../version.js";
 import { loadOrFail, openOrFail } from "./common.js";
-import type { Io } from "./io.js";
+import { CliError, type Io } from "./io.js";
 
 /**
  * `ollama-proxy serve`: runs in the foreground until SIGTERM or SIGINT (what systemd runs).
@@ -12,14 +13,14 @@ import type { Io } from "./io.js";
  */
 export async function serve(args: { config?: string; env?: string; port?: number }, io: Io): Promise<number> {
   const { config, warnings } = loadOrFail(args);
-  const appLog = createAppLog(config);
+  const appLog = openAppLog(config);
   const { log } = appLog;
   for (const w of warnings) {
     io.err(`warning: ${w}`);
     log.warn(w);
   }
   const store = openOrFail(config.database);
-  const telemetry = createTelemetry({ config, log });
+  const telemetry = createTelemetry({ config, log, appLog });
   const server = await startServer({ config, store, log, telemetry, port: args.port }).catch(
     async (err: Error) => {
       await telemetry.close();
@@ -65,4 +66,14 @@ export async function serve(args: { config?: string; env?: string; port?: number
   log.info("stopped");
   await appLog.close();
   return 0;
+}
+
+/** The app log, or a CLI error naming the folder that cannot be used. */
+function openAppLog(config: Config): AppLog {
+  try {
+    return createAppLog(config);
+  } catch (err) {
+    if (err instanceof AppLogError) throw new CliError(err.message);
+    throw err;
+  }
 }

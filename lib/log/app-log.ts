@@ -2,8 +2,23 @@ import { lstatSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from "nod
 import { join } from "node:path";
 import { pino } from "pino";
 import type { Config } from "../config/types.js";
+import type { ComponentHealth } from "../health.js";
 
 export type Logger = pino.Logger;
+
+/** The app log of a running proxy: the logger, whether its file can be written, and its close. */
+export interface AppLog {
+  readonly log: Logger;
+  /** For /health: degraded once the log file could not be written. */
+  health(): ComponentHealth;
+  /** Writes what is buffered and stops the writer thread. */
+  close(): Promise<void>;
+}
+
+/** The log folder cannot be used: the CLI prints the message (naming the folder) and exits non-zero. */
+export class AppLogError extends Error {
+  override name = "AppLogError";
+}
 
 /** Paths pino blanks out wherever they appear in a log record: credentials never reach a log. */
 export const REDACT_PATHS = [
@@ -36,19 +51,39 @@ const KEEP_FILES = 14;
  * `/var/log/ollama-proxy/application.log`) always reaches the live file (`tail -F` follows it
  * across days).
  */
-export function createAppLog(config: Config): { log: Logger; close(): Promise<void> } {
+export function createAppLog(config: Config): AppLog {
   const options = {
     level: config.logging.level,
     base: { pid: process.pid },
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
   };
   if (config.logging.dir === null) {
-    const log = pino(options, pino.destination({ dest: 1, sync: false }));
-    return { log, close: async () => log.flush() };
+    const out = pino.destination({ dest: 1, sync: false });
+    let failed: string | null = null;
+    // A closed or broken stdout loses log lines; it must not take the proxy down.
+    out.on("error", (err: NodeJS.ErrnoException) => {
+      failed = err.code ?? err.message;
+    });
+    const log = pino(options, out);
+    return {
+      log,
+      close: async () => log.flush(),
+      health: () => ({
+        name: "app_log",
+        ok: failed === null,
+        ...(failed ? { detail: { error: failed } } : {}),
+      }),
+    };
   }
   const dir = config.logging.dir;
   const name = appLogName(config.env);
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new AppLogError(
+      `cannot create the log folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+    );
+  }
   const transport = pino.transport({
     target: "pino-roll",
     options: {
@@ -60,12 +95,49 @@ export function createAppLog(config: Config): { log: Logger; close(): Promise<vo
       limit: { count: KEEP_FILES, removeOtherLogFiles: true },
     },
   });
-  const log = pino(options, transport);
+  // When the log file cannot be written (disk full, folder gone), pino-roll's worker dies and
+  // its stream reports the error here: from then on lines go to stderr (the journal under
+  // systemd), /health says the app log is degraded, and the proxy goes on serving.
+  let failed: string | null = null;
+  transport.on("error", (err: NodeJS.ErrnoException) => {
+    if (failed !== null) return;
+    failed = err.code ?? err.message;
+    process.stderr.write(
+      `${JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, error: failed, file: join(dir, `${name}.log`), msg: "app log cannot be written; logging to stderr from now on" })}\n`,
+    );
+  });
+  const sink = {
+    write(line: string) {
+      if (failed === null) {
+        try {
+          transport.write(line);
+          return;
+        } catch (err) {
+          failed = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        }
+      }
+      process.stderr.write(line);
+    },
+    flush(cb: (err?: Error) => void) {
+      if (failed === null) transport.flush(cb);
+      else cb();
+    },
+  };
+  const log = pino(options, sink as unknown as pino.DestinationStream);
   linkStableName(dir, name, log);
   return {
     log,
+    health: () => ({
+      name: "app_log",
+      ok: failed === null,
+      ...(failed ? { detail: { error: failed, writing_to: "stderr" } } : {}),
+    }),
     close: () =>
       new Promise<void>((resolve) => {
+        if (failed !== null) {
+          resolve();
+          return;
+        }
         transport.once("close", () => resolve());
         // End only once the flush is through (a flush that reaches pino-roll after the end
         // throws "SonicBoom destroyed" in its worker), and hold the worker until it closed:
