@@ -1,3 +1,5 @@
+import { statSync } from "node:fs";
+import { dirname } from "node:path";
 import { ConfigError, type Loaded, loadConfig } from "../config/load.js";
 import { openStore, type Store, StoreError } from "../store/open.js";
 import { CliError, EXIT } from "./io.js";
@@ -16,14 +18,43 @@ export const configOptions = {
   env: { type: "string", describe: "config section (default: $OLLAMA_PROXY_ENV or development)" },
 } as const;
 
-/** Loads the config or fails with every problem listed, one `path: message` per line. */
+/**
+ * Loads the config or fails with every problem listed, one `path: message` per line. Run by
+ * root, it then becomes the owner of the data folder (see actAsDataOwner) before any command
+ * creates a file.
+ */
 export function loadOrFail(args: ConfigArgs): Loaded {
+  let loaded: Loaded;
   try {
-    return loadConfig({ file: args.config, env: args.env });
+    loaded = loadConfig({ file: args.config, env: args.env });
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message, EXIT.config);
     throw err;
   }
+  actAsDataOwner(dirname(loaded.config.database));
+  return loaded;
+}
+
+/**
+ * When root runs the CLI against a data folder that belongs to another user (the .deb's
+ * /var/lib/ollama-proxy belongs to the service user `ollama`), the process becomes that user
+ * for good: the database, its -wal and -shm, and any log file it creates are then the
+ * service's own, where root would leave files mode 0600 that the service cannot open.
+ * A missing folder is left for openStore to report; anyone but root is left as they are.
+ */
+export function actAsDataOwner(dir: string): void {
+  if (process.getuid?.() !== 0) return;
+  let owner: { uid: number; gid: number };
+  try {
+    owner = statSync(dir);
+  } catch {
+    return;
+  }
+  if (owner.uid === 0) return;
+  // Groups first: once the uid is not root, the groups can no longer be changed.
+  process.setgroups?.([owner.gid]);
+  process.setgid?.(owner.gid);
+  process.setuid?.(owner.uid);
 }
 
 /** Opens the configured database or fails with a message that names the file. */
