@@ -1,3 +1,4 @@
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
 import type { Config } from "../config/types.js";
@@ -38,6 +39,9 @@ export function createAppLog(config: Config): { log: Logger; close(): Promise<vo
     return { log, close: async () => log.flush() };
   }
   const name = config.env === "production" ? "application" : config.env;
+  // pino-roll links current.log while SonicBoom may still be creating a missing folder
+  // (its mkdir is asynchronous), which crashed start-up at random: create it first.
+  mkdirSync(config.logging.dir, { recursive: true });
   const transport = pino.transport({
     target: "pino-roll",
     options: {
@@ -53,9 +57,17 @@ export function createAppLog(config: Config): { log: Logger; close(): Promise<vo
     log,
     close: () =>
       new Promise<void>((resolve) => {
-        log.flush();
-        transport.once("close", () => resolve());
-        transport.end();
+        // pino unrefs its worker once it is ready, so nothing would keep the process alive
+        // until the worker has written its last lines and exited (the process ended first,
+        // with exit code 13): this timer does, for at most 10 s.
+        const keepAlive = setTimeout(resolve, 10_000);
+        transport.once("close", () => {
+          clearTimeout(keepAlive);
+          resolve();
+        });
+        // End once the worker has flushed: a flush still queued when the file closes makes
+        // thread-stream throw "SonicBoom destroyed", which killed the process on SIGTERM.
+        log.flush(() => transport.end());
       }),
   };
 }
