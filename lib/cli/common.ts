@@ -1,6 +1,7 @@
 import { statSync } from "node:fs";
 import { dirname } from "node:path";
 import { ConfigError, type Loaded, loadConfig } from "../config/load.js";
+import type { Config } from "../config/types.js";
 import { openStore, type Store, StoreError } from "../store/open.js";
 import { CliError, EXIT } from "./io.js";
 
@@ -18,32 +19,27 @@ export const configOptions = {
   env: { type: "string", describe: "config section (default: $OLLAMA_PROXY_ENV or development)" },
 } as const;
 
-/**
- * Loads the config or fails with every problem listed, one `path: message` per line. Run by
- * root, it then becomes the owner of the data folder (see actAsDataOwner) before any command
- * creates a file.
- */
+/** Loads the config or fails with every problem listed, one `path: message` per line. */
 export function loadOrFail(args: ConfigArgs): Loaded {
-  let loaded: Loaded;
   try {
-    loaded = loadConfig({ file: args.config, env: args.env });
+    return loadConfig({ file: args.config, env: args.env });
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message, EXIT.config);
     throw err;
   }
-  actAsDataOwner(dirname(loaded.config.database));
-  return loaded;
 }
 
 /**
- * When root runs the CLI against a data folder that belongs to another user (the .deb's
+ * For commands that create files (users, serve), called before they create any: when root
+ * runs them against a database folder that belongs to another user (the .deb's
  * /var/lib/ollama-proxy belongs to the service user `ollama`), the process becomes that user
- * for good: the database, its -wal and -shm, and any log file it creates are then the
- * service's own, where root would leave files mode 0600 that the service cannot open.
+ * for good. The database, its -wal and -shm, and the log files are then the service's own,
+ * where root would leave files mode 0600 that the service cannot open.
  * A missing folder is left for openStore to report; anyone but root is left as they are.
  */
-export function actAsDataOwner(dir: string): void {
+export function actAsDataOwner(config: Config): void {
   if (process.getuid?.() !== 0) return;
+  const dir = dirname(config.database);
   let owner: { uid: number; gid: number };
   try {
     owner = statSync(dir);

@@ -2,7 +2,7 @@ import { ConfigError, loadConfig } from "../config/load.js";
 import { createAppLog } from "../log/app-log.js";
 import { startServer } from "../server.js";
 import { VERSION } from "../version.js";
-import { loadOrFail, openOrFail } from "./common.js";
+import { actAsDataOwner, loadOrFail, openOrFail } from "./common.js";
 import type { Io } from "./io.js";
 
 /**
@@ -11,6 +11,7 @@ import type { Io } from "./io.js";
  */
 export async function serve(args: { config?: string; env?: string; port?: number }, io: Io): Promise<number> {
   const { config, warnings } = loadOrFail(args);
+  actAsDataOwner(config);
   const appLog = createAppLog(config);
   const { log } = appLog;
   for (const w of warnings) {
