@@ -136,10 +136,20 @@ export function startFleet(initial: Config, log: Logger, environ: NodeJS.Process
     timers.set(s, t);
   };
 
+  /** Stops polling a server; its connections close once the requests still running on them are over. */
   const stop = (s: ServerState) => {
     clearTimeout(timers.get(s));
     timers.delete(s);
-    s.agent.destroy();
+    if (s.inFlight === 0) {
+      s.agent.destroy();
+      return;
+    }
+    const wait = setInterval(() => {
+      if (s.inFlight > 0) return;
+      clearInterval(wait);
+      s.agent.destroy();
+    }, 1000);
+    wait.unref();
   };
 
   const apply = (cfg: Config) => {
@@ -203,7 +213,10 @@ export function startFleet(initial: Config, log: Logger, environ: NodeJS.Process
     reconfigure: apply,
     close() {
       closed = true;
-      for (const s of states.values()) stop(s);
+      for (const s of states.values()) {
+        clearTimeout(timers.get(s));
+        s.agent.destroy();
+      }
     },
   };
 }

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { main } from "../lib/cli/main.js";
+import { startFakeOllama } from "./fixtures/fake-ollama.js";
+import { tempDir, writeConfig } from "./helpers.js";
+
+// `ollama-proxy route MODEL` polls the configured servers and explains the decision.
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (s: string) => out.push(s), err: (s: string) => err.push(s) }, out, err };
+}
+
+test("route names the chosen server and says why each other one was not chosen", async (t) => {
+  const GB = 1_000_000_000;
+  const first = await startFakeOllama({ name: "first", models: [{ name: "llama3:latest", size: 5 * GB }] });
+  const second = await startFakeOllama({ name: "second", models: [{ name: "llama3:latest", size: 5 * GB }] });
+  const tiny = await startFakeOllama({ name: "tiny", models: [] });
+  const without = await startFakeOllama({ name: "without", models: [] });
+  const dead = await startFakeOllama({ name: "dead" });
+  await dead.kill();
+  t.after(() => Promise.all([first.close(), second.close(), tiny.close(), without.close()]));
+  const dir = tempDir(t);
+  const srv = (f: { port: number }, priority: number, extra: Record<string, unknown> = {}) => ({
+    host: "127.0.0.1",
+    port: f.port,
+    priority,
+    ...extra,
+  });
+  const { file } = writeConfig(dir, {
+    servers: {
+      first: srv(first, 1),
+      second: srv(second, 2),
+      tiny: srv(tiny, 1, { max_memory_gb: 2 }),
+      without: srv(without, 1),
+      dead: srv(dead, 1),
+      off: srv(first, 1, { enabled: false }),
+    },
+    logging: { dir: null },
+  });
+  const c = capture();
+  const code = await main(["route", "llama3", "--config", file, "--env", "test"], c.io);
+  assert.equal(code, 0, c.err.join("\n"));
+  const text = c.out.join("\n");
+  assert.match(text, /^llama3:latest → first \(needs 5 GB, from size reported by \/api\/tags\)/);
+  assert.match(text, /→ first: priority 1, has the model/);
+  assert.match(text, / second: fallback #2: lower priority \(2 > 1\)/);
+  assert.match(text, / tiny: too small: max_memory_gb 2 < 5 GB needed/);
+  assert.match(text, / without: does not have the model \(other servers do\)/);
+  assert.match(text, / dead: down \(ECONNREFUSED\)/);
+  assert.match(text, / off: disabled in the config/);
+
+  const j = capture();
+  assert.equal(await main(["route", "llama3", "--json", "--config", file, "--env", "test"], j.io), 0);
+  const parsed = JSON.parse(j.out.join("")) as {
+    target: string;
+    verdicts: { server: string; rank: number | null }[];
+  };
+  assert.equal(parsed.target, "first");
+  assert.deepEqual(
+    parsed.verdicts.filter((v) => v.rank !== null).map((v) => v.server),
+    ["first", "second"],
+  );
+});
+
+test("route exits 1 when no server can take the model", async (t) => {
+  const dead = await startFakeOllama({ name: "dead" });
+  await dead.kill();
+  const dir = tempDir(t);
+  const { file } = writeConfig(dir, {
+    servers: { dead: { host: "127.0.0.1", port: dead.port } },
+    logging: { dir: null },
+  });
+  const c = capture();
+  assert.equal(await main(["route", "llama3", "--config", file, "--env", "test"], c.io), 1);
+  assert.match(c.out.join("\n"), /no Ollama server is available/);
+});
