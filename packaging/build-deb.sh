@@ -41,6 +41,11 @@ esac
 node_version="$(node -p 'process.versions.node')"
 [ -d node_modules/better-sqlite3 ] || die "node_modules is not installed: run npm ci first"
 
+# Reproducible: every file, and a generated changelog entry, dated by the last commit
+# (dpkg-deb honours SOURCE_DATE_EPOCH too).
+SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}"
+export SOURCE_DATE_EPOCH
+
 work="$out_dir/work"
 root="$work/root"
 app="$root/usr/lib/ollama-proxy"
@@ -121,7 +126,7 @@ elif [ -n "${DEB_REVISION:-}" ] && [ "${top%-*}" = "$upstream" ]; then
     echo
     echo "  * Rebuilt from the same sources as revision $revision."
     echo
-    echo " -- $maintainer  $(date -R)"
+    echo " -- $maintainer  $(date -R -u -d "@$SOURCE_DATE_EPOCH")"
     echo
     cat "$here/changelog"
   } >"$work/changelog"
@@ -164,10 +169,6 @@ shlibs="$(cd "$work/shlibs" && dpkg-shlibdeps -O -e"$app/node/bin/node" \
   -e"$app/node_modules/better-sqlite3/build/Release/better_sqlite3.node" 2>/dev/null |
   sed -n 's/^shlibs:Depends=//p')"
 [ -n "$shlibs" ] || die "dpkg-shlibdeps found no dependencies"
-
-# Reproducible: every file dated by the last commit (dpkg-deb honours SOURCE_DATE_EPOCH too).
-SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}"
-export SOURCE_DATE_EPOCH
 
 # Owners come from --root-owner-group; modes are set here, not inherited from the checkout.
 find "$root" -type d -exec chmod 0755 {} +
