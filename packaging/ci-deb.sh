@@ -163,8 +163,8 @@ serve_and_probe() {
   local rc=0
   wait "$serve" || rc=$?
   [ $rc -eq 0 ] || fail "serve exited $rc on SIGTERM"
-  # pino-roll writes application.N.log and points current.log at the newest.
-  tail -n1 /var/log/ollama-proxy/current.log | grep -q '"msg":"stopped"' ||
+  # application.log always reaches the live (dated, rotated) file.
+  tail -n1 /var/log/ollama-proxy/application.log | grep -q '"msg":"stopped"' ||
     fail "the application log does not end with \"stopped\": $(ls -l /var/log/ollama-proxy)"
   [ -z "$(find /var/lib/ollama-proxy /var/log/ollama-proxy -not -user ollama)" ] ||
     fail "files not owned by ollama: $(find /var/lib/ollama-proxy /var/log/ollama-proxy -not -user ollama)"
