@@ -135,26 +135,14 @@ else
 fi
 gzip -9n <"$work/changelog" >"$doc/changelog.Debian.gz"
 
-# copyright: the proxy's own, then Node.js's LICENSE, then every npm package's. Node's
-# LICENSE quotes the Apache License 2.0 in full for OpenSSL and LIEF; Debian policy §12.5
-# wants a pointer to /usr/share/common-licenses instead, so each full text becomes one.
+# copyright: the proxy's own, then Node.js's LICENSE, then every npm package's (each licence
+# text as shipped, with full Apache License 2.0 texts pointing to Debian's copy).
 {
   echo "Files: usr/lib/ollama-proxy/node/*"
   echo "Comment: the official Node.js $node_version binary, from npm's node-linux-$node_arch"
   echo "Copyright: Node.js contributors; Joyent, Inc. and other Node contributors"
   echo "License: Expat and others"
-  sed -e 's/\r$//' -e 's/[[:space:]]*$//' "$work/node/package/LICENSE" |
-    awk '
-      /^[[:space:]]*Apache License$/ { held = $0; next }
-      held != "" && /Version 2\.0, January 2004/ {
-        print indent "  [the Apache License 2.0: on Debian systems, /usr/share/common-licenses/Apache-2.0]"
-        held = ""; skipping = 1; next
-      }
-      held != "" { print held; held = "" }
-      skipping && /END OF TERMS AND CONDITIONS/ { skipping = 0; next }
-      !skipping { print; if (NF) { match($0, /^[[:space:]]*/); indent = substr($0, 1, RLENGTH) } }
-    ' |
-    sed -e 's/^$/./' -e 's/^/ /'
+  node "$here/license-text.mjs" <"$work/node/package/LICENSE"
   echo
   cat "$work/modules.copyright"
 } >"$work/generated.copyright"

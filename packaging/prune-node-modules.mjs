@@ -8,6 +8,7 @@
 // Prints one line per removed package and a summary.
 import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
+import { asCopyrightField } from "./license-text.mjs";
 
 const [app, copyrightOut] = process.argv.slice(2);
 if (!app || !copyrightOut) {
@@ -75,14 +76,6 @@ for (const dir of packagesIn(modules)) {
   removedPackages++;
 }
 
-/** A licence text as a copyright-format continuation: indented, blank lines as " .". */
-const indent = (text) =>
-  text
-    .trimEnd()
-    .split("\n")
-    .map((l) => (l.trim() === "" ? " ." : ` ${l.trimEnd()}`))
-    .join("\n");
-
 const paragraphs = [...keep]
   .map((dir) => ({ dir, pkg: readJson(join(dir, "package.json")) }))
   .sort((a, b) => relative(modules, a.dir).localeCompare(relative(modules, b.dir)))
@@ -98,7 +91,7 @@ const paragraphs = [...keep]
       `Comment: ${pkg.name} ${pkg.version}`,
       `Copyright: ${copyright}`,
       `License: ${license}`,
-      ...(text === "" ? [] : [indent(text)]),
+      ...(text === "" ? [] : [asCopyrightField(text)]),
     ].join("\n");
   });
 writeFileSync(copyrightOut, `${paragraphs.join("\n\n")}\n`);
