@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type AddressInfo, BlockList, type Socket } from "node:net";
 import { type Auth, createAuth } from "./auth.js";
 import type { Config } from "./config/types.js";
-import { newContext, type RequestContext } from "./context.js";
+import { bodyForLog, newContext, type RequestContext } from "./context.js";
 import { isCloudModel, lookupEndpoint, type Operation } from "./endpoints.js";
 import { dialectOf, OWN_HEADERS, ProxyError, sendError, sendJson } from "./errors.js";
 import { createExternalForwarder } from "./forward/external/forward.js";
@@ -285,6 +285,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (body instanceof ProxyError) return fail(body);
     ctx.model = body.model;
     ctx.bytesIn = body.complete ? body.bytes : Number(req.headers["content-length"] ?? body.bytes);
+    if (config.logging.logBodies) {
+      ctx.requestBody = body.complete
+        ? bodyForLog(body.chunks, body.bytes)
+        : `(streamed body of ${ctx.bytesIn} bytes, not kept for the log)`;
+    }
     if (!config.allowCloud && isCloudModel(body.model)) return fail(cloudRefused(body.model));
 
     const chosen = chooseServers(op, body.model, req.headers["x-ollama-proxy-server"]);

@@ -1,5 +1,5 @@
 import type { Config } from "./config/types.js";
-import type { RequestContext } from "./context.js";
+import { BODY_LOG_BYTES, bodyForLog, type RequestContext } from "./context.js";
 import type { Logger } from "./log/app-log.js";
 import { openRequestLog, type RequestLog, type RequestLogOptions } from "./log/request-log.js";
 import { toRecord } from "./log/request-record.js";
@@ -50,6 +50,7 @@ export function createTelemetry(opts: {
     ? createMetrics({ fleet: () => fleet, requestLog: () => requestLog?.stats() ?? null })
     : null;
   const taps = new WeakMap<RequestContext, UsageTap>();
+  const answers = new WeakMap<RequestContext, () => string>();
 
   /**
    * Ollama model names are stored normalised (llama3 = llama3:latest); a model of an external
@@ -69,13 +70,26 @@ export function createTelemetry(opts: {
     observe(ctx) {
       const tap = new UsageTap(ctx);
       taps.set(ctx, tap);
-      return tap;
+      if (!config.logging.logBodies) return tap;
+      // log_bodies: the first BODY_LOG_BYTES of the answer are kept for the log line as well.
+      const kept: Buffer[] = [];
+      let size = 0;
+      answers.set(ctx, () => bodyForLog(kept, size));
+      return {
+        chunk(data) {
+          if (size < BODY_LOG_BYTES) kept.push(data.subarray(0, BODY_LOG_BYTES - size));
+          size += data.length;
+          tap.chunk(data);
+        },
+        end: (error) => tap.end(error),
+      };
     },
     done(ctx) {
       const record = toRecord(ctx, storedModel(ctx), (taps.get(ctx)?.lines ?? 0) > 1);
       requestLog?.record(record);
       metrics?.request(ctx, modelLabel(ctx.model, fleet, config));
-      // Never a body, a header or a token here: only what the record holds.
+      // Never a header or a token here: only what the record holds, and bodies only when the
+      // operator asked for them (logging.log_bodies).
       const level = PROBES.has(ctx.path) && ctx.status < 400 ? "debug" : "info";
       log[level](
         {
@@ -93,6 +107,8 @@ export function createTelemetry(opts: {
           tokensPerS: record.tokens_per_s,
           ...(record.error_code !== null ? { error: record.error_code } : {}),
           ...(record.client_aborted ? { clientAborted: true } : {}),
+          ...(ctx.requestBody !== null ? { requestBody: ctx.requestBody } : {}),
+          ...(answers.has(ctx) ? { responseBody: answers.get(ctx)!() } : {}),
         },
         "request",
       );
