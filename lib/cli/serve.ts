@@ -4,7 +4,7 @@ import { type AppLog, AppLogError, createAppLog } from "../log/app-log.js";
 import { startServer } from "../server.js";
 import { createTelemetry } from "../telemetry.js";
 import { VERSION } from "../version.js";
-import { loadOrFail, openOrFail } from "./common.js";
+import { actAsDataOwner, loadOrFail, openOrFail } from "./common.js";
 import { CliError, type Io } from "./io.js";
 
 /**
@@ -13,6 +13,7 @@ import { CliError, type Io } from "./io.js";
  */
 export async function serve(args: { config?: string; env?: string; port?: number }, io: Io): Promise<number> {
   const { config, warnings } = loadOrFail(args);
+  actAsDataOwner(config);
   const appLog = openAppLog(config);
   const { log } = appLog;
   for (const w of warnings) {

@@ -1,7 +1,7 @@
 import type { Argv } from "yargs";
 import { parseDuration } from "../duration.js";
 import { type User, UserError } from "../store/users.js";
-import { type ConfigArgs, configOptions, loadOrFail, openOrFail } from "./common.js";
+import { actAsDataOwner, type ConfigArgs, configOptions, loadOrFail, openOrFail } from "./common.js";
 import { CliError, EXIT, type Io } from "./io.js";
 import { formatTable, formatTime } from "./table.js";
 
@@ -20,6 +20,7 @@ function userJson(u: User) {
 /** Runs `fn` against the configured database; user errors become CLI errors. */
 function withUsers<T>(args: ConfigArgs, fn: (users: ReturnType<typeof openOrFail>["users"]) => T): T {
   const { config } = loadOrFail(args);
+  actAsDataOwner(config);
   const store = openOrFail(config.database);
   try {
     return fn(store.users);
