@@ -8,7 +8,7 @@ import { main } from "../lib/cli/main.js";
 import { openStore } from "../lib/store/open.js";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";
 import { spawnProxy } from "./fixtures/spawn-proxy.js";
-import { post, section, tempDir, waitFor, writeConfig } from "./helpers.js";
+import { addUser, post, section, tempDir, waitFor, writeConfig } from "./helpers.js";
 
 // A database the proxy cannot write. At start (its file system read-only: root ignores file
 // modes, so a read-only mount is the honest way here; or its folder missing): a clear message
@@ -78,9 +78,7 @@ test("a database that cannot be written while running: requests still served, /h
     ...section([backend]),
     database: join(fs.dir, "proxy.sqlite3"),
   });
-  const store = openStore(config.database);
-  const auth = { authorization: `Bearer ${store.users.create("alice").token}` };
-  store.close();
+  const auth = addUser(config.database);
   const proxy = await spawnProxy(t, file);
   const ask = () => post(`${proxy.url}/api/generate`, { model: "llama3", prompt: "x", stream: false }, auth);
   assert.equal((await ask()).status, 200);

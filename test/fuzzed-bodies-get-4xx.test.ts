@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { openStore } from "../lib/store/open.js";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";
 import { spawnProxy } from "./fixtures/spawn-proxy.js";
-import { section, tempDir, writeConfig } from "./helpers.js";
+import { addUser, section, tempDir, writeConfig } from "./helpers.js";
 
 // 1,000 hostile bodies at the peek — random bytes, truncated JSON, huge strings, deep nesting,
 // invalid UTF-8 — each get a 4xx with an error body; the proxy stays up and its memory flat.
@@ -53,12 +51,9 @@ test("1,000 hostile bodies each get a 4xx, and the proxy stays up with flat memo
   // The proxy runs as its own process so that its memory is measured apart from the client's.
   const dir = tempDir(t);
   const { file, config } = writeConfig(dir, section([backend]));
-  const store = openStore(config.database);
-  const auth = { authorization: `Bearer ${store.users.create("alice").token}` };
-  store.close();
+  const auth = addUser(config.database);
   const proxy = await spawnProxy(t, file);
-  const rss = () =>
-    Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proxy.child.pid}/status`, "utf8"))?.[1]) / 1024;
+  const rss = () => proxy.rssMb();
   const statuses = new Map<number, number>();
   const all = [...bodies()];
   const one = async (body: Buffer) => {

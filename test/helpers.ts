@@ -114,6 +114,19 @@ export async function startProxy(
 }
 
 /**
+ * Creates a user the way the CLI does — another connection to the database, as a running
+ * server would see it — and returns its Authorization header.
+ */
+export function addUser(database: string, name = "alice"): { authorization: string } {
+  const store = openStore(database);
+  try {
+    return { authorization: `Bearer ${store.users.create(name).token}` };
+  } finally {
+    store.close();
+  }
+}
+
+/**
  * Polls `check` until it returns true, failing with `what` after `timeoutMs`. A check that
  * throws (a connection closed under it) counts as "not yet"; its last error is in the message.
  */

@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { openStore } from "../lib/store/open.js";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";
 import { spawnProxy } from "./fixtures/spawn-proxy.js";
-import { post, section, tempDir, waitFor, writeConfig } from "./helpers.js";
+import { addUser, post, section, tempDir, waitFor, writeConfig } from "./helpers.js";
 
 // The app log's disk fills up (ENOSPC, here a 64 KB tmpfs): the proxy keeps serving, /health
 // says degraded, the lines go to stderr instead, nothing crashes and memory stays flat.
@@ -30,12 +29,9 @@ test("a full log disk degrades /health but never stops the proxy", {
   const backend = await startFakeOllama({ name: "gpu" });
   t.after(() => backend.close());
   const { file, config } = writeConfig(dir, section([backend], { logging: { level: "info", dir: logDir } }));
-  const store = openStore(config.database);
-  const auth = { authorization: `Bearer ${store.users.create("alice").token}` };
-  store.close();
+  const auth = addUser(config.database);
   const proxy = await spawnProxy(t, file);
-  const rss = () =>
-    Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proxy.child.pid}/status`, "utf8"))?.[1]) / 1024;
+  const rss = () => proxy.rssMb();
 
   const burst = async (n: number) => {
     for (let i = 0; i < n; i += 20) {

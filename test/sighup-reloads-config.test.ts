@@ -2,10 +2,9 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { test } from "node:test";
 import { stringify } from "yaml";
-import { openStore } from "../lib/store/open.js";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";
 import { spawnProxy } from "./fixtures/spawn-proxy.js";
-import { post, section, tempDir, waitFor, writeConfig } from "./helpers.js";
+import { addUser, post, section, tempDir, waitFor, writeConfig } from "./helpers.js";
 
 // SIGHUP re-reads the config without dropping a connection or a stream; a bad file is
 // reported and the running config stays.
@@ -21,10 +20,7 @@ test("SIGHUP applies a good file to new requests while a running stream goes on,
   const dir = tempDir(t);
   const base = section([a, b], { logging: { level: "info", dir: null } });
   const { file, config } = writeConfig(dir, base);
-  const store = openStore(config.database);
-  const token = store.users.create("alice").token;
-  store.close();
-  const auth = { authorization: `Bearer ${token}` };
+  const auth = addUser(config.database);
   const proxy = await spawnProxy(t, file);
 
   const first = await post(

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { openStore } from "../lib/store/open.js";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";
 import { spawnProxy } from "./fixtures/spawn-proxy.js";
-import { post, section, tempDir, waitFor, writeConfig } from "./helpers.js";
+import { addUser, post, section, tempDir, waitFor, writeConfig } from "./helpers.js";
 
 // SIGTERM: /health answers 503 at once, new requests are refused, running streams finish
 // within limits.shutdown_grace_seconds and the rest are ended, exit 0.
@@ -16,11 +15,9 @@ async function setup(t: import("node:test").TestContext, graceSeconds: number, c
     dir,
     section([backend], { limits: { shutdown_grace_seconds: graceSeconds } }),
   );
-  const store = openStore(config.database);
-  const token = store.users.create("alice").token;
-  store.close();
+  const auth = addUser(config.database);
   const proxy = await spawnProxy(t, file);
-  return { backend, proxy, auth: { authorization: `Bearer ${token}` } };
+  return { backend, proxy, auth };
 }
 
 test("SIGTERM lets a running stream finish, answers /health 503 and refuses new requests meanwhile, then exits 0", async (t) => {

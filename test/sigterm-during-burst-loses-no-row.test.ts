@@ -4,7 +4,7 @@ import { test } from "node:test";
 import { openStore } from "../lib/store/open.js";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";
 import { spawnProxy } from "./fixtures/spawn-proxy.js";
-import { section, tempDir, waitFor, writeConfig } from "./helpers.js";
+import { addUser, section, tempDir, waitFor, writeConfig } from "./helpers.js";
 
 // The real CLI (bin/ollama-proxy over the tsup bundle, so the worker is found in dist/) gets
 // SIGTERM in the middle of a burst of streams: every request that got a response — finished
@@ -18,9 +18,7 @@ test("SIGTERM during a burst loses no row for a request that got a response", as
     dir,
     section([backend], { logging: { level: "info", dir: join(dir, "log") } }),
   );
-  const store = openStore(config.database);
-  const token = store.users.create("alice").token;
-  store.close();
+  const auth = addUser(config.database);
 
   const proxy = await spawnProxy(t, file);
   const url = proxy.url;
@@ -36,7 +34,7 @@ test("SIGTERM during a burst loses no row for a request that got a response", as
         const res = await fetch(`${url}/api/generate`, {
           method: "POST",
           headers: {
-            authorization: `Bearer ${token}`,
+            ...auth,
             "content-type": "application/json",
             "x-request-id": id,
           },

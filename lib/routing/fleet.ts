@@ -233,37 +233,38 @@ function describe(err: unknown): string {
   return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
 }
 
-function parseTags(body: unknown): Map<string, TagEntry> {
-  const out = new Map<string, TagEntry>();
+/** The entries of an Ollama listing (`{"models": [...]}`) by normalised name; junk entries are skipped. */
+function parseListing<T>(
+  body: unknown,
+  entry: (name: string, m: Record<string, unknown>) => T,
+): Map<string, T> {
+  const out = new Map<string, T>();
   const models = (body as { models?: unknown })?.models;
   if (!Array.isArray(models)) return out;
   for (const m of models as Record<string, unknown>[]) {
-    const name = typeof m.name === "string" ? m.name : typeof m.model === "string" ? m.model : null;
-    if (name === null) continue;
-    out.set(normalizeModel(name), {
-      name,
-      size: typeof m.size === "number" ? m.size : 0,
-      digest: typeof m.digest === "string" ? m.digest : "",
-      raw: m,
-    });
+    const name = typeof m?.name === "string" ? m.name : typeof m?.model === "string" ? m.model : null;
+    if (name !== null) out.set(normalizeModel(name), entry(name, m));
   }
   return out;
 }
 
+/** GET /api/tags: the models a server has. */
+function parseTags(body: unknown): Map<string, TagEntry> {
+  return parseListing(body, (name, m) => ({
+    name,
+    size: typeof m.size === "number" ? m.size : 0,
+    digest: typeof m.digest === "string" ? m.digest : "",
+    raw: m,
+  }));
+}
+
+/** GET /api/ps: the models a server has loaded. */
 function parsePs(body: unknown): Map<string, PsEntry> {
-  const out = new Map<string, PsEntry>();
-  const models = (body as { models?: unknown })?.models;
-  if (!Array.isArray(models)) return out;
-  for (const m of models as Record<string, unknown>[]) {
-    const name = typeof m.name === "string" ? m.name : typeof m.model === "string" ? m.model : null;
-    if (name === null) continue;
-    out.set(normalizeModel(name), {
-      name,
-      sizeVram: typeof m.size_vram === "number" ? m.size_vram : 0,
-      raw: m,
-    });
-  }
-  return out;
+  return parseListing(body, (name, m) => ({
+    name,
+    sizeVram: typeof m.size_vram === "number" ? m.size_vram : 0,
+    raw: m,
+  }));
 }
 
 function sameKeys(a: ReadonlyMap<string, unknown>, b: ReadonlyMap<string, unknown>): boolean {
