@@ -17,6 +17,15 @@ const TABLE = {
   no_server: { status: 503, type: "server_error" },
   shutting_down: { status: 503, type: "server_error" },
   upstream_timeout: { status: 504, type: "server_error" },
+  // An external host (OpenAI, Anthropic) answered with an error: its status, kept where the client can act on it.
+  upstream_rejected: { status: 400, type: "invalid_request_error" },
+  upstream_not_found: { status: 404, type: "not_found_error" },
+  upstream_too_large: { status: 413, type: "invalid_request_error" },
+  upstream_rate_limited: { status: 429, type: "rate_limit_error" },
+  // The provider refused the operator's API key: a 502, never the client's own 401.
+  upstream_credentials: { status: 502, type: "server_error" },
+  upstream_error: { status: 502, type: "server_error" },
+  upstream_overloaded: { status: 503, type: "server_error" },
 } as const satisfies Record<string, { status: number; type: string }>;
 
 export type ErrorCode = keyof typeof TABLE;
@@ -80,7 +89,7 @@ export function upstreamError(err: NodeJS.ErrnoException, upstream: string): Pro
  * Headers on every response the proxy writes itself: never sniffed, never cached
  * (these bodies are errors or live fleet state).
  */
-const OWN_HEADERS = {
+export const OWN_HEADERS = {
   "content-type": "application/json; charset=utf-8",
   "x-content-type-options": "nosniff",
   "cache-control": "no-store",

@@ -6,7 +6,8 @@ import { type Auth, createAuth } from "./auth.js";
 import type { Config } from "./config/types.js";
 import { newContext, type RequestContext } from "./context.js";
 import { isCloudModel, lookupEndpoint, type Operation } from "./endpoints.js";
-import { dialectOf, ProxyError, sendError, sendJson } from "./errors.js";
+import { dialectOf, OWN_HEADERS, ProxyError, sendError, sendJson } from "./errors.js";
+import { createExternalForwarder } from "./forward/external/forward.js";
 import { fanOut } from "./forward/fanout.js";
 import { acceptableRequestId, prepareRequestHeaders } from "./forward/headers.js";
 import { createForwarder, type ResponseObserver } from "./forward/proxy.js";
@@ -86,9 +87,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
   const fleet = startFleet(config, log, opts.environ);
   const forwarder = createForwarder(fleet, () => config.limits, log);
+  const external = createExternalForwarder({
+    log,
+    limits: () => config.limits,
+    environ: opts.environ ?? process.env,
+    startedAt: STARTED_ISO,
+  });
   let trusted = blockList(config.trustedProxies);
   let shuttingDown = false;
   let active = 0;
+  let drained: (() => void) | null = null;
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? "/";
@@ -100,7 +108,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     active++;
     res.setHeader("x-request-id", id);
     res.once("close", () => {
-      active--;
+      if (--active === 0) drained?.();
       ctx.tEnd ??= performance.now();
       if (ctx.status === 0) ctx.status = res.statusCode;
       if (!res.writableFinished && ctx.errorCode === null) ctx.clientAborted = true;
@@ -113,14 +121,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       sendError(res, err, ctx.dialect);
     };
 
-    if (shuttingDown) {
+    const entry = lookupEndpoint(path);
+    const endpoint = entry?.endpoint;
+    // While draining, /health says so (503) and everything else is refused; running requests go on.
+    if (shuttingDown && endpoint?.kind !== "health") {
       res.setHeader("connection", "close");
       return fail(
         new ProxyError("shutting_down", "ollama-proxy is shutting down", { headers: { "retry-after": "5" } }),
       );
     }
-    const entry = lookupEndpoint(path);
-    const endpoint = entry?.endpoint;
     // Public endpoints first; everything else needs a token, including unknown paths (they reveal nothing).
     if (
       endpoint?.kind === "root" ||
@@ -174,7 +183,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   ) => {
     switch (kind) {
       case "root":
-        res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "content-length": 17 });
+        res.writeHead(200, {
+          ...OWN_HEADERS,
+          "content-type": "text/plain; charset=utf-8",
+          "content-length": 17,
+        });
         res.end(req.method === "HEAD" ? undefined : "Ollama is running");
         return;
       case "version":
@@ -239,12 +252,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const chosen = chooseServers(op, body.model, req.headers["x-ollama-proxy-server"]);
     if (chosen instanceof ProxyError) return fail(chosen);
     if (chosen.kind === "external") {
-      return fail(
-        new ProxyError(
-          "no_server",
-          `model "${body.model}" is assigned to external host "${chosen.host.key}", which this build cannot reach yet`,
-        ),
-      );
+      // The provider knows the model by the name the assignment was written with (no ":latest").
+      const model = config.models.explicitAssignments.get(chosen.model)?.model ?? body.model;
+      return external.forward({ req, res, ctx, body, host: chosen.host, model });
     }
     prepareRequestHeaders(req.headers, ctx.id, ctx.address, trusted, body.complete ? body.bytes : null);
     const management = op !== "infer" && op !== "show";
@@ -352,6 +362,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       requestTimeout: config.limits.requestTimeoutMs,
       maxHeaderSize: config.limits.maxHeaderBytes,
       keepAliveTimeout: 5_000,
+      // How often Node enforces headersTimeout/requestTimeout (its default, 30 s, lets a slowloris linger).
+      connectionsCheckingInterval: 1_000,
       noDelay: true,
     },
     handle,
@@ -367,7 +379,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     });
     socket.end(
       `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : status === 408 ? "Request Timeout" : "Bad Request"}\r\n` +
-        `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+        "content-type: application/json; charset=utf-8\r\nx-content-type-options: nosniff\r\ncache-control: no-store\r\n" +
+        `content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
     );
   });
 
@@ -399,14 +412,24 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       );
     },
     async close(graceMs = config.limits.shutdownGraceSeconds * 1000) {
+      // Drain: keep listening so that /health answers 503 and new requests a clear refusal,
+      // let running requests finish within the grace period, then end whatever is left.
       shuttingDown = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const deadline = Date.now() + graceMs;
-      while (active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      if (active > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, graceMs);
+          drained = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
       forwarder.close();
+      external.close();
       fleet.close();
       auth.close();
     },

@@ -14,6 +14,9 @@ import type { FakeOllama } from "./fixtures/fake-ollama.js";
 /** The repository root (tests run from .build/test/, sources live two levels up). */
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
+/** Anything listening where an Ollama should be: a fake, or a hostile raw TCP server. */
+export type Backend = Pick<FakeOllama, "name" | "port">;
+
 /** A temp folder removed after the test. */
 export function tempDir(t: TestContext, prefix = "olp-test-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -22,7 +25,10 @@ export function tempDir(t: TestContext, prefix = "olp-test-"): string {
 }
 
 /** A config section for `servers`, with test-friendly timings; `extra` is merged over it. */
-export function section(servers: FakeOllama[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function section(
+  servers: readonly Backend[],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   const s: Record<string, unknown> = {};
   for (const [i, f] of servers.entries()) {
     s[f.name] = {
@@ -72,7 +78,7 @@ export interface TestProxy {
 /** Starts the proxy in-process on port 0 in front of `servers`, with users alice and root; closed after the test. */
 export async function startProxy(
   t: TestContext,
-  servers: FakeOllama[],
+  servers: readonly Backend[],
   opts: { extra?: Record<string, unknown>; telemetry?: Telemetry; environ?: NodeJS.ProcessEnv } = {},
 ): Promise<TestProxy> {
   const dir = tempDir(t);
@@ -105,16 +111,28 @@ export async function startProxy(
   };
 }
 
-/** Polls `check` until it returns true, failing with `what` after `timeoutMs`. */
+/**
+ * Polls `check` until it returns true, failing with `what` after `timeoutMs`. A check that
+ * throws (a connection closed under it) counts as "not yet"; its last error is in the message.
+ */
 export async function waitFor(
   what: string,
   check: () => boolean | Promise<boolean>,
   timeoutMs = 5000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let last: unknown = null;
   for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    try {
+      if (await check()) return;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for: ${what}${last ? ` (last error: ${String(last)})` : ""}`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 10));
   }
 }

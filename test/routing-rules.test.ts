@@ -137,7 +137,7 @@ test("a slow server is used only when no fast one can take the model", async (t)
   const slow = await startFakeOllama({
     name: "slow",
     models: [{ name: "llama3:latest" }],
-    behaviour: { versionDelayMs: 150 },
+    behaviour: { versionDelayMs: 700 },
   });
   const fast = await startFakeOllama({ name: "fast", models: [{ name: "llama3:latest" }] });
   t.after(() => Promise.all([slow.close(), fast.close()]));
@@ -147,7 +147,7 @@ test("a slow server is used only when no fast one can take the model", async (t)
         slow: { host: "127.0.0.1", port: slow.port, priority: 1 },
         fast: { host: "127.0.0.1", port: fast.port, priority: 2 },
       },
-      health: { interval_seconds: 0.2, timeout_ms: 1000, slow_threshold_ms: 50 },
+      health: { interval_seconds: 0.2, timeout_ms: 2000, slow_threshold_ms: 350 },
     },
   });
   assert.equal(await servedBy(p.url, p.auth, "llama3"), "fast");

@@ -1,6 +1,6 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import { createProxyServer } from "http-proxy-3";
 import type { LimitsConfig } from "../config/types.js";
 import type { RequestContext } from "../context.js";
@@ -104,12 +104,40 @@ export function createForwarder(fleet: Fleet, limits: () => LimitsConfig, log: L
     server.inFlight++;
     f.ctx.attempts++;
     f.ctx.server = server.key;
-    proxy.web(f.req, f.res, {
-      target: server.target,
-      agent: server.agent,
-      // A body kept whole is replayed from memory; otherwise the rest of the client's stream follows.
-      buffer: f.body?.complete ? replay(f.body.chunks) : undefined,
+    proxy.web(f.req, f.res, { target: server.target, agent: server.agent, buffer: bodySource(f) });
+  };
+
+  /**
+   * What the upstream request's body is read from. A body kept whole is replayed from memory
+   * (so it can go to another server); otherwise the bytes the peek read are put back in front
+   * of the client's stream, which then flows through. A body of unknown length is counted as
+   * it flows: past limits.max_body_mb the upstream request is abandoned and the client gets 413.
+   */
+  const bodySource = (f: Flight): Readable | undefined => {
+    const body = f.body;
+    if (body === null) return undefined;
+    if (body.complete) return replay(body.chunks);
+    for (let i = body.chunks.length - 1; i >= 0; i--) f.req.unshift(body.chunks[i]!);
+    if (f.req.headers["content-length"] !== undefined) return undefined;
+    const max = limits().maxBodyBytes;
+    let seen = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        seen += chunk.length;
+        f.ctx.bytesIn = seen;
+        if (seen <= max) return done(null, chunk);
+        f.proxyReq?.destroy();
+        if (!f.responded)
+          fail(
+            f,
+            new ProxyError("body_too_large", `request body is larger than ${max / 1048576} MB`, {
+              headers: { connection: "close" },
+            }),
+          );
+        done();
+      },
     });
+    return f.req.pipe(counter);
   };
 
   /** Tries the next candidate if nothing has reached the client yet; true when it did. */
@@ -207,7 +235,7 @@ export function createForwarder(fleet: Fleet, limits: () => LimitsConfig, log: L
     }
     const server = f.server!;
     if (f.responded) {
-      endEarly(f, `${server.key}: ${err.code ?? err.message}`);
+      endEarly(f, err);
       return;
     }
     const code = err.code ?? "";
@@ -277,10 +305,7 @@ export function createForwarder(fleet: Fleet, limits: () => LimitsConfig, log: L
       finish(f, null);
       return;
     }
-    endEarly(
-      f,
-      `${f.server?.key}: ${err.code === "EIDLE_TIMEOUT" ? err.message : (err.code ?? err.message)}`,
-    );
+    endEarly(f, err);
   }
 
   function onUpstreamAborted(this: Tagged<IncomingMessage>) {
@@ -291,22 +316,24 @@ export function createForwarder(fleet: Fleet, limits: () => LimitsConfig, log: L
       finish(f, null);
       return;
     }
-    endEarly(f, `${f.server?.key}: connection lost mid-response`);
+    endEarly(f, Object.assign(new Error("connection lost mid-response"), { code: "ECONNRESET" }));
   }
 
   /**
    * The backend failed after the client got headers. NDJSON and SSE streams end with one
    * in-band error in their own framing (what Ollama itself does for errors mid-stream);
-   * anything else cannot be repaired and the connection is cut.
+   * anything else cannot be repaired and the connection is cut. A lost connection marks the
+   * server down; a stream that merely went silent (idle timeout) does not.
    */
-  const endEarly = (f: Flight, reason: string) => {
+  const endEarly = (f: Flight, err: NodeJS.ErrnoException) => {
     if (f.done) return;
-    const message = `upstream server stopped mid-response (${reason})`;
-    f.ctx.errorCode = "upstream_stream_error";
+    const why = `${f.server?.key}: ${reason(err)}`;
+    const message = `upstream server stopped mid-response (${why})`;
+    f.ctx.errorCode = err.code === "EIDLE_TIMEOUT" ? "upstream_idle_timeout" : "upstream_stream_error";
     f.ctx.errorMessage = message;
     finish(f, message);
-    if (f.server !== null) fleet.markDown(f.server, reason);
-    log.warn({ requestId: f.ctx.id, server: f.server?.key, reason }, "stream ended early");
+    if (f.server !== null && err.code !== "EIDLE_TIMEOUT") fleet.markDown(f.server, why);
+    log.warn({ requestId: f.ctx.id, server: f.server?.key, reason: why }, "stream ended early");
     if (f.streamKind === "ndjson") {
       f.res.end(`${JSON.stringify({ error: message })}\n`);
     } else if (f.streamKind === "sse") {
@@ -360,6 +387,11 @@ export function createForwarder(fleet: Fleet, limits: () => LimitsConfig, log: L
       proxy.close();
     },
   };
+}
+
+/** A socket error in words: our own timeouts by their message, the rest by their code. */
+function reason(err: NodeJS.ErrnoException): string {
+  return err.code === "EIDLE_TIMEOUT" ? err.message : (err.code ?? err.message);
 }
 
 /** A readable that replays a body kept in memory. */
