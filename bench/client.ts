@@ -31,14 +31,19 @@ export interface BodyJob extends Common {
   pids: number[];
 }
 
-/** `streams` concurrent streaming requests, opened over `rampMs`, each on its own connection. */
+/**
+ * `streams` concurrent streaming requests, each on its own connection. The fake holds every
+ * answer until all the requests have reached it (a barrier), so that they all stream at once
+ * however long the opening took.
+ */
 export interface StreamsJob extends Common {
   mode: "streams";
   body: string;
   streams: number;
   /** Content lines each stream must deliver (the final line comes on top). */
   chunks: number;
-  rampMs: number;
+  /** Requests being sent at once while opening. */
+  connecting: number;
   /** Give up on streams still open after this long. */
   deadlineMs: number;
   pids: number[];
@@ -71,9 +76,11 @@ export interface StreamsResult {
   streams: number;
   completed: number;
   errors: Record<string, number>;
-  /** Most streams open at once (status received, final line not yet). */
+  /** Most streams open at once (first line received, final line not yet). */
   maxOpen: number;
-  /** When the last stream got its first line, ms after the first request started; null if some never did. */
+  /** When the last request was sent, ms after the start; null if some never were. */
+  sentMs: number | null;
+  /** When the last stream got its first line, ms after the start; null if some never did. */
   allOpenMs: number | null;
   rssBefore: number;
   /** Streams open when `rssAtMax` was read (the 50 ms sample with the most open). */
@@ -197,6 +204,7 @@ function streams(job: StreamsJob): Promise<StreamsResult> {
     completed: 0,
     errors: {},
     maxOpen: 0,
+    sentMs: null,
     allOpenMs: null,
     rssBefore: rss(job.pids),
     openAtSample: 0,
@@ -210,13 +218,22 @@ function streams(job: StreamsJob): Promise<StreamsResult> {
   };
   const t0 = Date.now();
   const body = Buffer.from(job.body);
+  // Every request of this run waits at the same barrier in the fake, so all stream together.
+  const headers = {
+    ...job.headers,
+    "content-type": "application/json",
+    "content-length": String(body.length),
+    "x-bench-barrier": `${process.pid}-${t0}:${job.streams}`,
+  };
   let started = 0;
+  let sending = 0;
+  let sent = 0;
   let open = 0;
   let firstLines = 0;
   let settled = 0;
+  let closed = false;
   const requests = new Set<ReturnType<typeof request>>();
 
-  let closed = false;
   // RSS is read every 50 ms; the reading taken with the most streams open is the one reported.
   const sampler = setInterval(() => {
     const o = open;
@@ -232,7 +249,6 @@ function streams(job: StreamsJob): Promise<StreamsResult> {
     const finish = () => {
       closed = true;
       clearInterval(sampler);
-      clearInterval(ramp);
       clearTimeout(deadline);
       for (const r of requests) r.destroy();
       agent.destroy();
@@ -244,54 +260,58 @@ function streams(job: StreamsJob): Promise<StreamsResult> {
       if (++settled === job.streams) finish();
     };
     const start = () => {
+      started++;
+      sending++;
       let lines = 0;
       let counted = false;
+      let written = false;
       let done = false;
+      const wrote = () => {
+        if (written) return;
+        written = true;
+        sending--;
+        if (++sent === job.streams) result.sentMs = Date.now() - t0;
+        more();
+      };
       const end = (error: string | null) => {
         if (done || closed) return;
         done = true;
+        wrote();
         if (counted) open--;
         if (error === null) result.completed++;
         else failed(error);
         requests.delete(req);
         settle();
       };
-      const req = request(
-        job.url + job.path,
-        {
-          method: "POST",
-          agent,
-          headers: { ...job.headers, "content-type": "application/json", "content-length": body.length },
-        },
-        (res) => {
-          if (res.statusCode !== 200) {
-            res.resume();
-            end(`status ${res.statusCode}`);
-            return;
+      const req = request(job.url + job.path, { method: "POST", agent, headers }, (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          end(`status ${res.statusCode}`);
+          return;
+        }
+        res.on("data", (chunk: Buffer) => {
+          if (!counted) {
+            counted = true;
+            open++;
+            if (open > result.maxOpen) result.maxOpen = open;
+            if (++firstLines === job.streams) result.allOpenMs = Date.now() - t0;
           }
-          res.on("data", (chunk: Buffer) => {
-            if (!counted) {
-              counted = true;
-              open++;
-              if (open > result.maxOpen) result.maxOpen = open;
-              if (++firstLines === job.streams) result.allOpenMs = Date.now() - t0;
-            }
-            for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
-          });
-          res.on("end", () => end(lines === job.chunks + 1 ? null : `incomplete (${lines} lines)`));
-          res.on("error", (err: NodeJS.ErrnoException) => end(err.code ?? err.message));
-        },
-      );
+          for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+        });
+        res.on("end", () => end(lines === job.chunks + 1 ? null : `incomplete (${lines} lines)`));
+        res.on("error", (err: NodeJS.ErrnoException) => end(err.code ?? err.message));
+      });
       requests.add(req);
+      req.on("finish", wrote);
       req.on("error", (err: NodeJS.ErrnoException) => end(err.code ?? err.message));
       req.end(body);
     };
-    const tick = 10;
-    const perTick = Math.max(1, Math.ceil(job.streams / Math.max(1, job.rampMs / tick)));
-    const ramp = setInterval(() => {
-      for (let i = 0; i < perTick && started < job.streams; i++, started++) start();
-      if (started === job.streams) clearInterval(ramp);
-    }, tick);
+    // Opening is closed-loop: at most `connecting` requests on their way at a time, so that the
+    // target's accept queue (511) never overflows into SYN retries that take seconds.
+    const more = () => {
+      while (!closed && sending < job.connecting && started < job.streams) start();
+    };
+    more();
     const deadline = setTimeout(() => {
       const left = job.streams - settled;
       if (left > 0) result.errors["deadline"] = left + (result.errors["deadline"] ?? 0);

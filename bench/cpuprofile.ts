@@ -87,13 +87,22 @@ function componentOf(frame: CallFrame, where: string): string {
     if (/^(net|internal\/stream_base_commons|internal\/net|dgram)/.test(mod)) return "node net";
     if (/^internal\/(timers|process\/task_queues)|^timers/.test(mod)) return "node timers & ticks";
     if (/crypto/.test(mod)) return "node crypto";
+    if (/^events$/.test(mod)) return "node events";
+    if (/^internal\/(modules|bootstrap)|^internal\/fs|^fs/.test(mod)) return "node module loading, fs";
+    if (/undici/.test(mod)) return "node fetch (pollers)";
+    if (/url$/.test(mod)) return "node url";
     return "node (other)";
   }
   if (url.includes("/bench/")) return "bench (reference proxy)";
   return url;
 }
 
-export function summarise(file: string, top = 25): Summary {
+/**
+ * Summarises `file`. With `window` (µs on the monotonic clock that V8 stamps samples with, the
+ * same as `process.hrtime`), only the samples taken inside it count: the load, not the start-up.
+ */
+export function summarise(file: string, opts: { top?: number; window?: [number, number] } = {}): Summary {
+  const top = opts.top ?? 25;
   const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
   const maps = new SourceMaps();
   const byId = new Map<number, ProfileNode>();
@@ -101,16 +110,24 @@ export function summarise(file: string, top = 25): Summary {
 
   // Time of sample i is the gap to the next sample (as Chrome DevTools counts it).
   const selfUs = new Map<number, number>();
+  let at = profile.startTime;
+  const [from, to] = opts.window ?? [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
   for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i] ?? 0;
+    if (at < from || at > to) continue;
     const dt = profile.timeDeltas[i + 1] ?? 0;
     const id = profile.samples[i]!;
     selfUs.set(id, (selfUs.get(id) ?? 0) + Math.max(0, dt));
   }
+  if (selfUs.size === 0) throw new Error(`${file}: no samples in the window ${from}…${to} µs`);
 
   const info = new Map<number, { key: string; name: string; where: string; component: string }>();
   for (const n of profile.nodes) {
     const f = n.callFrame;
-    const mapped = maps.resolve(f.url, f.lineNumber, f.columnNumber);
+    // Only ollama-proxy's own bundle is mapped back (dependencies ship maps to their own lib/ folders).
+    const mapped = f.url.includes("/node_modules/")
+      ? null
+      : maps.resolve(f.url, f.lineNumber, f.columnNumber);
     const short = f.url.replace(/^file:\/\/.*?\/(node_modules|dist|bench|lib)\//, "$1/");
     const where =
       mapped !== null ? `${mapped.file}:${mapped.line}` : f.url === "" ? "" : `${short}:${f.lineNumber + 1}`;
@@ -201,7 +218,8 @@ export function formatSummary(title: string, s: Summary, requests: number | null
       )
       .join("\n");
   return [
-    `${title}: ${s.busyMs.toFixed(0)} ms busy of ${s.totalMs.toFixed(0)} ms sampled${requests ? `, ${requests.toLocaleString("en")} requests → ${((s.busyMs * 1000) / requests).toFixed(1)} µs CPU per request` : ""}`,
+    // Samples are wall-clock: a thread descheduled by other load still counts as busy where it stopped.
+    `${title}: ${s.busyMs.toFixed(0)} ms busy (not idle) of ${s.totalMs.toFixed(0)} ms sampled${requests ? `, ${requests.toLocaleString("en")} requests → ${((s.busyMs * 1000) / requests).toFixed(1)} µs busy per request` : ""}`,
     "self time by component:",
     rows(s.components, false),
     "top functions by self time:",

@@ -101,6 +101,40 @@ function stream(res: ServerResponse, chunks: number, intervalMs: number): void {
   next();
 }
 
+/**
+ * Barriers (`x-bench-barrier: ID:N`): answers held until N requests with the same ID have
+ * arrived, then released together — thousands of streams that run at once, however long the
+ * client took to open them. A barrier short of its count opens after a minute anyway.
+ */
+const barriers = new Map<string, { need: number; waiting: (() => void)[]; timer: NodeJS.Timeout }>();
+const released = new Set<string>();
+
+function atBarrier(spec: string, go: () => void): void {
+  const colon = spec.lastIndexOf(":");
+  const id = spec.slice(0, colon);
+  if (released.has(id)) {
+    go();
+    return;
+  }
+  let b = barriers.get(id);
+  if (b === undefined) {
+    const timer = setTimeout(() => release(id), 60_000);
+    b = { need: Number(spec.slice(colon + 1)), waiting: [], timer };
+    barriers.set(id, b);
+  }
+  b.waiting.push(go);
+  if (b.waiting.length >= b.need) release(id);
+}
+
+function release(id: string): void {
+  const b = barriers.get(id);
+  if (b === undefined) return;
+  clearTimeout(b.timer);
+  barriers.delete(id);
+  released.add(id);
+  for (const go of b.waiting) go();
+}
+
 function generate(req: IncomingMessage, res: ServerResponse) {
   // Only the first chunk is looked at: the bench's bodies put "stream" before the prompt.
   let nonStreamed: boolean | null = null;
@@ -109,7 +143,11 @@ function generate(req: IncomingMessage, res: ServerResponse) {
   });
   req.on("end", () => {
     if (nonStreamed === true) return send(res, 200, SINGLE);
-    stream(res, headerInt(req, "x-bench-chunks", 50), headerInt(req, "x-bench-interval-ms", 0));
+    const go = () =>
+      stream(res, headerInt(req, "x-bench-chunks", 50), headerInt(req, "x-bench-interval-ms", 0));
+    const barrier = req.headers["x-bench-barrier"];
+    if (typeof barrier === "string") atBarrier(barrier, go);
+    else go();
   });
 }
 
