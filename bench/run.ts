@@ -310,7 +310,8 @@ async function main(): Promise<number> {
       );
       nginx = null;
     }
-    if (!existsSync(join(ROOT, "dist/request-log-worker.js"))) {
+    const requestLogWriter = existsSync(join(ROOT, "dist/request-log-worker.js"));
+    if (!requestLogWriter) {
       notes.push(
         "this build has no request-log writer yet (no dist/request-log-worker.js): 'request log on vs off' compares two equal pipelines",
       );
@@ -353,7 +354,7 @@ async function main(): Promise<number> {
     meta.loadAverageAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
     meta.durationSeconds = Math.round((Date.now() - started.getTime()) / 1000);
 
-    const judged = checks(results, s.bigStreams, s.streams);
+    const judged = checks(results, { streams: s.streams, bigStreams: s.bigStreams, requestLogWriter });
     const text = [
       "",
       header,

@@ -244,7 +244,10 @@ export async function startNginx(
   chmodSync(dir, 0o755);
   chmodSync(home, 0o755);
   const { host } = new URL(upstream);
-  const connections = Math.max(1024, fileLimit - 64);
+  // nginx runs out of connection slots (it says "worker_connections are not enough") well before
+  // it runs out of descriptors, so its table is made larger than the open-file limit: the
+  // limit is then the descriptors, as for the Node targets.
+  const connections = 4 * fileLimit;
   let lastError = "";
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
