@@ -337,6 +337,7 @@ async function main(): Promise<number> {
       `${s.rounds} interleaved rounds × ${s.seconds} s (TTFB and 10 MB body: ${s.longSeconds} s) after a ${s.warmupSeconds} s warm-up; streams: ${s.streams.toLocaleString("en")}${s.bigStreams ? ` and ${s.bigStreams.toLocaleString("en")}` : ""}, ${s.streamRounds} round`,
     ].join("\n");
     log(header);
+    for (const n of notes) log(`note: ${n}`);
 
     const all = scenarios(s);
     const only = o.only?.split(",").map((x) => x.trim());
