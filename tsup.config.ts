@@ -7,6 +7,7 @@ export default defineConfig({
   entry: {
     index: "lib/index.ts",
     cli: "lib/cli/main.ts",
+    "request-log-worker": "lib/log/request-log-worker.ts",
   },
   format: ["esm"],
   target: "node20",

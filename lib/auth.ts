@@ -19,6 +19,8 @@ export interface AuthOptions {
   touchMs?: number;
   failuresPerMinute: number;
   blockSeconds: number;
+  /** A timed refresh failed (busy or broken database); the last good token map stays in use. */
+  onRefreshError?: (err: Error) => void;
 }
 
 // Every refusal reads the same, so that a caller learns nothing about which tokens exist.
@@ -63,7 +65,14 @@ export function createAuth(store: Store, opts: AuthOptions): Auth {
     }
   };
 
-  const refreshTimer = setInterval(refresh, opts.refreshMs ?? 500);
+  // A throw from a timer would end the process and every stream on it: report and carry on.
+  const refreshTimer = setInterval(() => {
+    try {
+      refresh();
+    } catch (err) {
+      opts.onRefreshError?.(err as Error);
+    }
+  }, opts.refreshMs ?? 500);
   const touchTimer = setInterval(() => {
     flushTouches();
     pruneFailures(Date.now());

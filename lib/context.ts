@@ -32,10 +32,21 @@ export interface RequestContext {
   tEnd: number | null;
   /** Token counts and Ollama's own durations (ns), from the final chunk or body; null when not reported. */
   usage: Usage | null;
+  /** The request body as text (its first BODY_LOG_BYTES), only when logging.log_bodies is on. */
+  requestBody: string | null;
   /** ProxyError code or upstream error code, when it failed. */
   errorCode: string | null;
   errorMessage: string | null;
   clientAborted: boolean;
+}
+
+/** How much of a request or response body `logging.log_bodies` puts in the app log. */
+export const BODY_LOG_BYTES = 64 * 1024;
+
+/** A body as text for the log, cut at `BODY_LOG_BYTES` with a note of its full size. */
+export function bodyForLog(chunks: readonly Buffer[], total: number): string {
+  const head = Buffer.concat(chunks, Math.min(total, BODY_LOG_BYTES)).toString("utf8");
+  return total > BODY_LOG_BYTES ? `${head}… (${total} bytes in all)` : head;
 }
 
 /** What a backend or provider reported about the work it did. */
@@ -76,6 +87,7 @@ export function newContext(
     tFirstChunk: null,
     tEnd: null,
     usage: null,
+    requestBody: null,
     errorCode: null,
     errorMessage: null,
     clientAborted: false,

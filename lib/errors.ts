@@ -1,4 +1,4 @@
-import type { ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 
 /** Every way a request can fail at the proxy, mapped once to a status and an OpenAI error type. */
 const TABLE = {
@@ -108,6 +108,17 @@ export function sendJson(
 }
 
 /**
+ * True when a request body is left unread, paused where a stage stopped reading it. Then
+ * the connection must close after the answer: else it would sit there (and the client stay
+ * blocked on its upload) until a timeout, and could never carry the next request.
+ */
+function unreadBody(req: IncomingMessage): boolean {
+  if (req.readableEnded) return false;
+  const length = req.headers["content-length"];
+  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
+}
+
+/**
  * The one place an error becomes a response. Ollama clients read `{"error": "message"}` (a
  * string); OpenAI clients read `{"error": {"message", "type", "code"}}`. Once headers are out, a
  * second response is impossible: the connection is torn down instead.
@@ -121,5 +132,10 @@ export function sendError(res: ServerResponse, err: ProxyError, dialect: Dialect
     dialect === "openai"
       ? { error: { message: err.message, type: TABLE[err.code].type, code: err.code } }
       : { error: err.message };
-  sendJson(res, err.status, body, err.headers);
+  sendJson(
+    res,
+    err.status,
+    body,
+    unreadBody(res.req) ? { ...err.headers, connection: "close" } : err.headers,
+  );
 }

@@ -6,4 +6,5 @@ export { ProxyError } from "./errors.js";
 export { type RunningServer, type ServerOptions, startServer, type Telemetry } from "./server.js";
 export { openStore, type Store, StoreError } from "./store/open.js";
 export type { User } from "./store/users.js";
+export { createTelemetry, type TelemetryHandle } from "./telemetry.js";
 export { VERSION } from "./version.js";

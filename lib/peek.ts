@@ -22,6 +22,8 @@ enum S {
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+/** With the u flag a proper pair is one code point, so only an unpaired surrogate is in \p{Cs}. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 function isSpace(b: number): boolean {
   return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
@@ -221,6 +223,12 @@ export class ModelScanner {
       this.state = S.Colon;
       return;
     }
+    // "\ud83d" alone parses, but is no text: Ollama (Go) would read it as U+FFFD, a different
+    // name from the one we would route by, and it cannot be written to the log as UTF-8.
+    if (LONE_SURROGATE.test(decoded)) {
+      this.fail(`invalid request: "${this.keys[this.current]}" contains an unpaired surrogate escape`);
+      return;
+    }
     // A value of one of our keys. The first key wins at once; an alias waits for the object's end.
     if (this.best === -1 || this.current < this.best) {
       this.best = this.current;
@@ -247,9 +255,13 @@ export class ModelScanner {
   }
 }
 
-/** What the body stage read: the model, and the bytes read to find it (to be forwarded first). */
+/** What the body stage read: the model, and the whole body when it was small enough to keep. */
 export interface PeekedBody {
   readonly model: string;
+  /**
+   * The whole body when `complete`; else empty, the bytes read having been put back in
+   * front of the request stream, which then carries the body from its first byte.
+   */
   readonly chunks: Buffer[];
   readonly bytes: number;
   /** True when `chunks` is the whole body: it can be replayed to another server on failover. */
@@ -267,13 +279,13 @@ export interface PeekOptions {
 
 /**
  * The peek stage: reads the request body until the model is known, and on to the end when
- * the body is small enough to keep for a retry. Larger bodies are left paused after the model,
- * their remaining bytes to stream straight to the chosen server.
+ * the body is small enough to keep for a retry. Larger bodies are left paused, with the bytes
+ * already read pushed back, to stream straight to the chosen server.
  */
 export function peekBody(req: IncomingMessage, opts: PeekOptions): Promise<PeekedBody | ProxyError> {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > opts.maxBytes) {
-    return Promise.resolve(tooLarge(opts.maxBytes));
+    return Promise.resolve(bodyTooLarge(opts.maxBytes));
   }
   const scanner = new ModelScanner(opts.keys);
   return new Promise((resolve) => {
@@ -286,34 +298,36 @@ export function peekBody(req: IncomingMessage, opts: PeekOptions): Promise<Peeke
       req.off("error", onError);
       resolve(value);
     };
-    const answer = (complete: boolean) => {
-      const r = scanner.result();
-      finish(
-        "error" in r ? new ProxyError("bad_request", r.error) : { model: r.model, chunks, bytes, complete },
-      );
-    };
     const onData = (chunk: Buffer) => {
       bytes += chunk.length;
       if (bytes > opts.maxBytes) {
         req.pause();
-        finish(tooLarge(opts.maxBytes));
+        finish(bodyTooLarge(opts.maxBytes));
         return;
       }
       chunks.push(chunk);
-      if (!found && scanner.push(chunk)) {
-        found = true;
-        if ("error" in scanner.result()) {
-          req.pause();
-          answer(false);
-          return;
-        }
-      }
-      if (found && bytes > opts.replayBytes) {
+      if (!found) found = scanner.push(chunk);
+      if (!found) return;
+      const r = scanner.result();
+      if ("error" in r) {
         req.pause();
-        answer(false);
+        finish(new ProxyError("bad_request", r.error));
+      } else if (bytes > opts.replayBytes) {
+        req.pause();
+        // Too big to keep for a retry. The bytes read so far go back to the front of the
+        // stream, so that whoever forwards req sends the body whole from its first byte.
+        for (let i = chunks.length - 1; i >= 0; i--) req.unshift(chunks[i]!);
+        finish({ model: r.model, chunks: [], bytes, complete: false });
       }
     };
-    const onEnd = () => answer(true);
+    const onEnd = () => {
+      const r = scanner.result();
+      finish(
+        "error" in r
+          ? new ProxyError("bad_request", r.error)
+          : { model: r.model, chunks, bytes, complete: true },
+      );
+    };
     const onError = (err: Error) => finish(new ProxyError("bad_request", `request body: ${err.message}`));
     req.on("data", onData);
     req.on("end", onEnd);
@@ -321,7 +335,8 @@ export function peekBody(req: IncomingMessage, opts: PeekOptions): Promise<Peeke
   });
 }
 
-function tooLarge(maxBytes: number): ProxyError {
+/** The 413 for a body over `limits.max_body_mb`; the connection closes rather than read the rest. */
+export function bodyTooLarge(maxBytes: number): ProxyError {
   return new ProxyError("body_too_large", `request body is larger than ${maxBytes / 1048576} MB`, {
     headers: { connection: "close" },
   });

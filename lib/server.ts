@@ -4,12 +4,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type AddressInfo, BlockList, type Socket } from "node:net";
 import { type Auth, createAuth } from "./auth.js";
 import type { Config } from "./config/types.js";
-import { newContext, type RequestContext } from "./context.js";
+import { bodyForLog, newContext, type RequestContext } from "./context.js";
 import { isCloudModel, lookupEndpoint, type Operation } from "./endpoints.js";
 import { dialectOf, OWN_HEADERS, ProxyError, sendError, sendJson } from "./errors.js";
 import { createExternalForwarder } from "./forward/external/forward.js";
 import { fanOut } from "./forward/fanout.js";
-import { acceptableRequestId, prepareRequestHeaders } from "./forward/headers.js";
+import { acceptableRequestId, clientAddress, prepareRequestHeaders } from "./forward/headers.js";
 import { createForwarder, type ResponseObserver } from "./forward/proxy.js";
 import { type ComponentHealth, healthReport } from "./health.js";
 import { fleetVersion, openaiModelInfo, openaiModels, psListing, tagsListing } from "./listings.js";
@@ -84,6 +84,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const auth = createAuth(store, {
     failuresPerMinute: config.limits.authFailuresPerMinute,
     blockSeconds: config.limits.authBlockSeconds,
+    onRefreshError: (err) =>
+      log.warn({ err: err.message }, "could not reload users from the database; keeping the last list"),
   });
   const fleet = startFleet(config, log, opts.environ);
   const forwarder = createForwarder(fleet, () => config.limits, log);
@@ -104,7 +106,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const path = q === -1 ? url : url.slice(0, q);
     const given = req.headers["x-request-id"];
     const id = typeof given === "string" && acceptableRequestId(given) ? given : randomUUID();
-    const ctx = newContext(id, req.method ?? "GET", path, dialectOf(path), req.socket.remoteAddress ?? "");
+    const peer = req.socket.remoteAddress ?? "";
+    const ctx = newContext(
+      id,
+      req.method ?? "GET",
+      path,
+      dialectOf(path),
+      clientAddress(peer, req.headers["x-forwarded-for"], trusted),
+    );
     active++;
     res.setHeader("x-request-id", id);
     res.once("close", () => {
@@ -120,7 +129,28 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ctx.errorMessage = err.message;
       sendError(res, err, ctx.dialect);
     };
+    // The safety net: a bug in a stage answers 500 (or cuts a response already started) and is
+    // logged, instead of ending the process and every stream in it.
+    const crash = (err: unknown) => {
+      log.error({ err, requestId: id, path }, "request handler failed");
+      fail(new ProxyError("internal", "internal error in ollama-proxy", { cause: err }));
+    };
+    try {
+      dispatch(req, res, ctx, path, fail, crash);
+    } catch (err) {
+      crash(err);
+    }
+  };
 
+  /** The stages after the request is known: public endpoints, auth, listings, routed requests. */
+  const dispatch = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: RequestContext,
+    path: string,
+    fail: (e: ProxyError) => void,
+    crash: (err: unknown) => void,
+  ) => {
     const entry = lookupEndpoint(path);
     const endpoint = entry?.endpoint;
     // While draining, /health says so (503) and everything else is refused; running requests go on.
@@ -137,7 +167,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       endpoint?.kind === "version" ||
       endpoint?.kind === "metrics"
     ) {
-      if (!entry!.methods.includes(ctx.method)) return fail(methodNotAllowed(ctx.method, path));
+      if (!entry!.methods.includes(ctx.method))
+        return fail(methodNotAllowed(ctx.method, path, entry!.methods));
       return servePublic(endpoint.kind, req, res, ctx, fail);
     }
     const user = auth.authenticate(req.headers.authorization, ctx.address, Date.now());
@@ -146,7 +177,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (entry === null || endpoint === undefined) {
       return fail(new ProxyError("not_found", `${path} is not an Ollama endpoint`));
     }
-    if (!entry.methods.includes(ctx.method)) return fail(methodNotAllowed(ctx.method, path));
+    if (!entry.methods.includes(ctx.method)) return fail(methodNotAllowed(ctx.method, path, entry.methods));
 
     switch (endpoint.kind) {
       case "tags":
@@ -156,7 +187,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       case "models":
         return sendJson(res, 200, openaiModels(config, fleet));
       case "model-info": {
-        const name = decodeURIComponent(path.slice("/v1/models/".length));
+        // A broken escape would throw out of the request handler and take the process down.
+        let name: string;
+        try {
+          name = decodeURIComponent(path.slice("/v1/models/".length));
+        } catch {
+          return fail(new ProxyError("bad_request", `${path}: the model name is not valid percent-encoding`));
+        }
         const info = openaiModelInfo(config, fleet, name);
         return info === null
           ? fail(new ProxyError("model_not_found", `model "${name}" not found`))
@@ -170,7 +207,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         return forwardRaw(req, res, ctx, fail, req.headers["x-ollama-proxy-server"]);
       case "routed":
         if (endpoint.admin && user.role !== "admin") return fail(adminOnly(path));
-        return routed(req, res, ctx, endpoint.keys, endpoint.op, fail);
+        routed(req, res, ctx, endpoint.keys, endpoint.op, fail).catch(crash);
+        return;
     }
   };
 
@@ -247,6 +285,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (body instanceof ProxyError) return fail(body);
     ctx.model = body.model;
     ctx.bytesIn = body.complete ? body.bytes : Number(req.headers["content-length"] ?? body.bytes);
+    if (config.logging.logBodies) {
+      ctx.requestBody = body.complete
+        ? bodyForLog(body.chunks, body.bytes)
+        : `(streamed body of ${ctx.bytesIn} bytes, not kept for the log)`;
+    }
     if (!config.allowCloud && isCloudModel(body.model)) return fail(cloudRefused(body.model));
 
     const chosen = chooseServers(op, body.model, req.headers["x-ollama-proxy-server"]);
@@ -256,7 +299,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const model = config.models.explicitAssignments.get(chosen.model)?.model ?? body.model;
       return external.forward({ req, res, ctx, body, host: chosen.host, model });
     }
-    prepareRequestHeaders(req.headers, ctx.id, ctx.address, trusted, body.complete ? body.bytes : null);
+    prepareRequestHeaders(
+      req.headers,
+      ctx.id,
+      req.socket.remoteAddress ?? "",
+      trusted,
+      body.complete ? body.bytes : null,
+    );
     const management = op !== "infer" && op !== "show";
     if (chosen.kind === "fanout") {
       return fanOut(req, res, ctx, body, chosen.servers, fleet, config.limits, log);
@@ -352,7 +401,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         new ProxyError("no_server", "no Ollama server is available", { headers: { "retry-after": "5" } }),
       );
     ctx.bytesIn = Number(req.headers["content-length"] ?? 0);
-    prepareRequestHeaders(req.headers, ctx.id, ctx.address, trusted, null);
+    prepareRequestHeaders(req.headers, ctx.id, req.socket.remoteAddress ?? "", trusted, null);
     forwarder.forward({ req, res, ctx, body: null, tiers: [[target]], observer: null });
   };
 
@@ -448,8 +497,11 @@ function blockList(entries: readonly string[]): BlockList | null {
   return list;
 }
 
-function methodNotAllowed(method: string, path: string): ProxyError {
-  return new ProxyError("method_not_allowed", `method ${method} is not allowed on ${path}`);
+function methodNotAllowed(method: string, path: string, allowed: readonly string[]): ProxyError {
+  // A 405 must say what is allowed (RFC 9110 §15.5.6).
+  return new ProxyError("method_not_allowed", `method ${method} is not allowed on ${path}`, {
+    headers: { allow: allowed.join(", ") },
+  });
 }
 
 function adminOnly(path: string): ProxyError {

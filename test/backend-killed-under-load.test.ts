@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";
-import { post, startProxy, waitFor } from "./helpers.js";
+import { startLoggedProxy } from "./fixtures/logged-proxy.js";
+import { post, waitFor } from "./helpers.js";
 
 // One of two backends killed while 50 requests are in flight: the streams it was serving end
 // with an in-band error line and are not replayed; requests that had not reached it yet go to
-// the other backend and succeed; it leaves /health and comes back once it recovers.
+// the other backend and succeed; it leaves /health and comes back once it recovers. The cut
+// streams are in the request log as upstream errors.
 
 test("killing one of two backends during 50 concurrent requests", async (t) => {
   const behaviour = { chunks: 40, intervalMs: 25 };
@@ -16,7 +18,7 @@ test("killing one of two backends during 50 concurrent requests", async (t) => {
     behaviour,
   });
   t.after(() => Promise.all([victim.close(), survivor.close()]));
-  const p = await startProxy(t, [victim, survivor], {
+  const p = await startLoggedProxy(t, [victim, survivor], {
     extra: {
       servers: {
         victim: { host: "127.0.0.1", port: victim.port, priority: 1 },
@@ -63,6 +65,16 @@ test("killing one of two backends during 50 concurrent requests", async (t) => {
   assert.equal(h.status, "degraded");
   assert.equal(h.servers.find((s) => s.name === "victim")?.healthy, false);
   for (const s of p.server.fleet.servers()) assert.equal(s.inFlight, 0);
+
+  // Each cut stream is in the request log as an upstream error, not a client abort.
+  const rows = await p.waitForRows(50);
+  const cutRows = rows.filter((r) => r.server === "victim");
+  assert.equal(cutRows.length, 10);
+  for (const r of cutRows) {
+    assert.equal(r.error_code, "upstream_stream_error");
+    assert.equal(r.client_aborted, 0);
+  }
+  assert.equal(rows.filter((r) => r.server === "survivor" && r.error_code === null).length, 40);
 
   await victim.revive();
   await waitFor("the victim back in /health", async () => (await health()).status === "ok");

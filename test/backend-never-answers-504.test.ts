@@ -1,19 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { answerPoll, startHostileUpstream } from "./fixtures/hostile-upstream.js";
+import { startRawUpstream } from "./fixtures/raw-upstream.js";
 import { post, startProxy } from "./helpers.js";
 
 // A backend that accepts the connection and the request, then says nothing: 504 in the
 // client's dialect after limits.upstream_first_byte_timeout_ms, and the request is not replayed.
 
 test("a backend that never answers gets the client a 504 after the first-byte timeout", async (t) => {
-  const silent = await startHostileUpstream((socket) => {
-    socket.on("data", (d: Buffer) => {
-      answerPoll(socket, d.toString()); // polls answer, work requests hang
-    });
-  });
+  const silent = await startRawUpstream("silent", () => {}); // polls answer, work requests hang
   t.after(() => silent.close());
-  const p = await startProxy(t, [{ name: "silent", port: silent.port }], {
+  const p = await startProxy(t, [silent], {
     extra: { limits: { upstream_first_byte_timeout_ms: 300 } },
   });
   const started = Date.now();

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
+import { main } from "../lib/cli/main.js";
 import { loadConfig } from "../lib/config/load.js";
 import type { Config } from "../lib/config/types.js";
 import { silentLog } from "../lib/log/app-log.js";
@@ -43,7 +44,8 @@ export function section(
   return {
     proxy_port: 11434,
     servers: s,
-    health: { interval_seconds: 0.2, timeout_ms: 1000 },
+    // A generous poll timeout: on a loaded machine a first poll over 1 s would start a server "down".
+    health: { interval_seconds: 0.2, timeout_ms: 5000 },
     logging: { level: "silent", dir: null },
     ...extra,
   };
@@ -156,4 +158,19 @@ export async function post(
     parsed = null;
   }
   return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
+/** Runs the CLI in-process, as `ollama-proxy ...argv` would, collecting what it prints. */
+export async function runCli(argv: readonly string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (s) => out.push(s), err: (s) => err.push(s) });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+/** A config file (section `test`, no servers) whose database lives in a temp dir; `args` points the CLI at it. */
+export function cliSetup(t: TestContext): { dir: string; file: string; database: string; args: string[] } {
+  const dir = tempDir(t);
+  const { file, config } = writeConfig(dir, { servers: {}, logging: { level: "silent", dir: null } });
+  return { dir, file, database: config.database, args: ["--config", file, "--env", "test"] };
 }

@@ -38,6 +38,7 @@ test("route names the chosen server and says why each other one was not chosen",
       off: srv(first, 1, { enabled: false }),
     },
     logging: { dir: null },
+    health: { timeout_ms: 5000 },
   });
   const c = capture();
   const code = await main(["route", "llama3", "--config", file, "--env", "test"], c.io);
@@ -71,6 +72,7 @@ test("route exits 1 when no server can take the model", async (t) => {
   const { file } = writeConfig(dir, {
     servers: { dead: { host: "127.0.0.1", port: dead.port } },
     logging: { dir: null },
+    health: { timeout_ms: 5000 },
   });
   const c = capture();
   assert.equal(await main(["route", "llama3", "--config", file, "--env", "test"], c.io), 1);

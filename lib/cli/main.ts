@@ -6,6 +6,7 @@ import { health } from "./health.js";
 import { CliError, EXIT, type Io, processIo } from "./io.js";
 import { route } from "./route.js";
 import { serve } from "./serve.js";
+import { usage } from "./usage.js";
 import { usersCommand } from "./users.js";
 
 /**
@@ -61,6 +62,18 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
           .positional("model", { type: "string", demandOption: true })
           .option("json", { type: "boolean", default: false }),
       (a) => run(route({ ...a, model: a.model as string }, io)),
+    )
+    .command(
+      "usage",
+      "requests, tokens, errors and latency per user and model, from the request log",
+      (y) =>
+        y
+          .options(configOptions)
+          .option("user", { type: "string", describe: "only this user" })
+          .option("model", { type: "string", describe: "only this model" })
+          .option("since", { type: "string", default: "24h", describe: "how far back: 90m, 24h, 30d, 2w" })
+          .option("json", { type: "boolean", default: false }),
+      (a) => run(Promise.resolve(usage(a, io))),
     )
     .demandCommand(1, "name a command (see --help)")
     .fail((msg, err) => {

@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from "../config/load.js";
 import { createAppLog } from "../log/app-log.js";
 import { startServer } from "../server.js";
+import { createTelemetry } from "../telemetry.js";
 import { VERSION } from "../version.js";
 import { loadOrFail, openOrFail } from "./common.js";
 import type { Io } from "./io.js";
@@ -18,11 +19,16 @@ export async function serve(args: { config?: string; env?: string; port?: number
     log.warn(w);
   }
   const store = openOrFail(config.database);
-  const server = await startServer({ config, store, log, port: args.port }).catch(async (err: Error) => {
-    store.close();
-    await appLog.close();
-    throw err;
-  });
+  const telemetry = createTelemetry({ config, log });
+  const server = await startServer({ config, store, log, telemetry, port: args.port }).catch(
+    async (err: Error) => {
+      await telemetry.close();
+      store.close();
+      await appLog.close();
+      throw err;
+    },
+  );
+  telemetry.attach(server.fleet);
   log.info({ version: VERSION, url: server.url, database: config.database }, "ollama-proxy started");
   io.err(`ollama-proxy ${VERSION} listening on ${server.url} [${config.env}]`);
   if (store.users.list().length === 0) {
@@ -37,6 +43,7 @@ export async function serve(args: { config?: string; env?: string; port?: number
       const next = loadConfig({ file: config.file, env: config.env });
       for (const w of next.warnings) log.warn(w);
       server.reload(next.config);
+      telemetry.reload(next.config);
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
       log.error({ file: config.file, problems }, "config reload failed; the running config stays");
@@ -50,7 +57,10 @@ export async function serve(args: { config?: string; env?: string; port?: number
   });
   process.off("SIGHUP", onHup);
   log.info({ signal, active: server.active() }, "shutting down");
+  // Reverse order of opening: the server drains its streams (each records itself), the
+  // request-log writer writes everything queued, then the database and the app log close.
   await server.close();
+  await telemetry.close();
   store.close();
   log.info("stopped");
   await appLog.close();

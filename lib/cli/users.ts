@@ -69,11 +69,10 @@ export function usersCommand(yargs: Argv, io: Io): Argv {
           .option("expires-in", { type: "string", describe: "token lifetime, e.g. 30d, 12h, 2w" })
           .option("json", { type: "boolean", default: false }),
       (a) => {
+        // Arguments are checked before the database is opened (or created) for them.
+        const expiresAt = expiry(a["expires-in"]);
         const { user, token } = withUsers(a, (users) =>
-          users.create(a.name as string, {
-            role: a.admin ? "admin" : "user",
-            expiresAt: expiry(a["expires-in"]),
-          }),
+          users.create(a.name as string, { role: a.admin ? "admin" : "user", expiresAt }),
         );
         printToken(io, a.json, "Created", user, token);
       },

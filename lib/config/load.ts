@@ -41,9 +41,10 @@ export const DEFAULT_CONFIG_FILE = "config/ollama_proxy.yml";
 export function resolveConfigLocation(opts: LoadOptions = {}): { file: string; env: string } {
   const environ = opts.environ ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
+  // An empty variable counts as unset (systemd's `Environment=OLLAMA_PROXY_ENV=` clears it).
   return {
-    file: resolve(cwd, opts.file ?? environ["OLLAMA_PROXY_CONFIG"] ?? DEFAULT_CONFIG_FILE),
-    env: opts.env ?? environ["OLLAMA_PROXY_ENV"] ?? "development",
+    file: resolve(cwd, opts.file || environ["OLLAMA_PROXY_CONFIG"] || DEFAULT_CONFIG_FILE),
+    env: opts.env || environ["OLLAMA_PROXY_ENV"] || "development",
   };
 }
 
@@ -62,7 +63,9 @@ export function loadConfig(opts: LoadOptions = {}): Loaded {
   } catch (err) {
     throw new ConfigError(file, [`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`]);
   }
-  const doc = parseDocument(text, { prettyErrors: true });
+  // Rails configs share settings with `<<: *default` (Psych merges them); YAML 1.2 would read
+  // `<<` as a plain key, and the original's files must load unchanged.
+  const doc = parseDocument(text, { prettyErrors: true, merge: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
@@ -73,24 +76,90 @@ export function loadConfig(opts: LoadOptions = {}): Loaded {
   if (!isPlainObject(root)) {
     throw new ConfigError(file, [`${file}: must be a mapping of environment names to sections`]);
   }
-  if (!(env in root)) {
+  // Own keys only: "toString" or "__proto__" is not a section of the file.
+  if (!Object.hasOwn(root, env)) {
     const known = Object.keys(root).join(", ") || "none";
     throw new ConfigError(file, [`${env}: no such section (the file has: ${known})`]);
   }
 
+  // Every problem is collected before any is reported: one run of `config check` names them all.
   const problems: string[] = [];
   const section = expandVariables(root[env] ?? {}, env, environ, problems);
-  if (problems.length > 0) throw new ConfigError(file, problems);
+  // A key whose variable is unset is already named; its emptied value is not a second problem.
+  const unset = problems.map((p) => p.slice(0, p.indexOf(": ")));
 
   // The schema describes the whole file; validating {env: section} makes each error path start with the env.
   const wrapped = { [env]: section };
-  if (!validateFile(wrapped)) {
-    throw new ConfigError(file, (validateFile.errors ?? []).map(formatAjvError));
+  const valid = validateFile(wrapped);
+  for (const e of valid ? [] : (validateFile.errors ?? [])) {
+    const line = formatAjvError(e);
+    if (!unset.some((path) => line.startsWith(`${path}:`) || line.startsWith(`${path}.`)))
+      problems.push(line);
   }
+  checkValues(wrapped[env], env, problems);
+  if (problems.length > 0 || !valid) throw new ConfigError(file, problems);
+
   const warnings: string[] = [];
-  const config = build(wrapped[env] as RawSection, env, file, cwd, problems, warnings);
-  if (problems.length > 0) throw new ConfigError(file, problems);
+  const config = build(wrapped[env] as RawSection, env, file, cwd, warnings);
   return { config: deepFreeze(config), warnings };
+}
+
+/**
+ * The checks JSON Schema cannot express (a pattern that is a valid regex, an IP or CIDR
+ * range, a name used twice). They run on whatever the file holds, valid or not, so that
+ * their problems are reported along with the schema's.
+ */
+function checkValues(section: unknown, env: string, problems: string[]): void {
+  if (!isPlainObject(section)) return;
+  const mc = section["model_config"];
+  const patterns = isPlainObject(mc) ? mc["memory_patterns"] : undefined;
+  if (Array.isArray(patterns)) {
+    for (const [i, p] of patterns.entries()) {
+      const source = isPlainObject(p) ? p["pattern"] : undefined;
+      if (typeof source !== "string") continue;
+      try {
+        new RegExp(source, "i");
+      } catch (err) {
+        problems.push(`${env}.model_config.memory_patterns.${i}.pattern: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  const trusted = section["trusted_proxies"];
+  if (Array.isArray(trusted)) {
+    for (const [i, entry] of trusted.entries()) {
+      if (typeof entry !== "string") continue;
+      const [addr, bits, extra] = entry.split("/");
+      const family = isIP(addr ?? "");
+      const max = family === 6 ? 128 : 32;
+      if (
+        family === 0 ||
+        extra !== undefined ||
+        (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max))
+      ) {
+        problems.push(`${env}.trusted_proxies.${i}: must be an IP address or CIDR range`);
+      }
+    }
+  }
+
+  // Servers and external hosts are named by key and by `name`: each label must be one target's.
+  const seen = new Map<string, string>();
+  for (const group of ["servers", "external_hosts"]) {
+    const targets = section[group];
+    if (!isPlainObject(targets)) continue;
+    for (const [key, t] of Object.entries(targets)) {
+      const name = isPlainObject(t) && typeof t["name"] === "string" ? t["name"] : key;
+      // Qualified, so that a server and an external host under the same key also collide.
+      const id = `${group}.${key}`;
+      for (const label of new Set([key, name])) {
+        const other = seen.get(label);
+        if (other !== undefined && other !== id) {
+          problems.push(`${env}: the name "${label}" is used by both ${other} and ${id}`);
+        }
+        seen.set(label, id);
+      }
+    }
+  }
 }
 
 /** Replaces `${VAR}` in every string value; an unset variable is a problem named by its path. */
@@ -181,14 +250,8 @@ interface RawSection {
   allow_cloud?: boolean;
 }
 
-function build(
-  raw: RawSection,
-  env: string,
-  file: string,
-  cwd: string,
-  problems: string[],
-  warnings: string[],
-): Config {
+/** Turns a section that passed the schema and `checkValues` into the typed config. */
+function build(raw: RawSection, env: string, file: string, cwd: string, warnings: string[]): Config {
   const envDefaults = environmentDefaults(env);
 
   const servers: ServerConfig[] = Object.entries(raw.servers ?? {}).map(([key, s]) => {
@@ -226,16 +289,9 @@ function build(
     };
   });
 
+  // Labels are unique (checkValues): a model may be assigned to a key or to a name.
   const seen = new Map<string, string>();
-  for (const t of [...servers, ...externalHosts]) {
-    for (const label of new Set([t.key, t.name])) {
-      const other = seen.get(label);
-      if (other !== undefined && other !== t.key) {
-        problems.push(`${env}: the name "${label}" is used by both "${other}" and "${t.key}"`);
-      }
-      seen.set(label, t.key);
-    }
-  }
+  for (const t of [...servers, ...externalHosts]) for (const label of [t.key, t.name]) seen.set(label, t.key);
 
   const mc = raw.model_config ?? {};
   const explicitAssignments = new Map<string, { target: string; model: string }>();
@@ -252,27 +308,11 @@ function build(
   const memoryOverrides = new Map<string, number>();
   for (const [model, gb] of Object.entries(mc.memory_overrides ?? {}))
     memoryOverrides.set(normalizeModel(model), gb);
-  const memoryPatterns: MemoryPattern[] = [];
-  for (const [i, p] of (mc.memory_patterns ?? []).entries()) {
-    try {
-      memoryPatterns.push({ source: p.pattern, regex: new RegExp(p.pattern, "i"), memoryGb: p.memory_gb });
-    } catch (err) {
-      problems.push(`${env}.model_config.memory_patterns.${i}.pattern: ${(err as Error).message}`);
-    }
-  }
-
-  for (const [i, entry] of (raw.trusted_proxies ?? []).entries()) {
-    const [addr, bits, extra] = entry.split("/");
-    const family = isIP(addr ?? "");
-    const max = family === 6 ? 128 : 32;
-    if (
-      family === 0 ||
-      extra !== undefined ||
-      (bits !== undefined && !(Number(bits) >= 0 && Number(bits) <= max))
-    ) {
-      problems.push(`${env}.trusted_proxies.${i}: must be an IP address or CIDR range`);
-    }
-  }
+  const memoryPatterns: MemoryPattern[] = (mc.memory_patterns ?? []).map((p) => ({
+    source: p.pattern,
+    regex: new RegExp(p.pattern, "i"),
+    memoryGb: p.memory_gb,
+  }));
 
   const limits = { ...DEFAULTS.limits, ...raw.limits };
   const logging = { ...DEFAULTS.logging, dir: envDefaults.logDir, ...raw.logging };

@@ -60,6 +60,26 @@ export function prepareRequestHeaders(
     xff !== undefined && trusted !== null && isTrusted(trusted, peer) ? `${xff}, ${peer}` : peer;
 }
 
+/**
+ * The client's address: the socket's peer, unless that peer is a trusted proxy, in which case
+ * the nearest address in X-Forwarded-For that is not itself a trusted proxy. It is what the
+ * failed-auth limit counts and the request log records, so that clients behind one reverse
+ * proxy are not lumped together.
+ */
+export function clientAddress(
+  peer: string,
+  xff: string | string[] | undefined,
+  trusted: BlockList | null,
+): string {
+  if (trusted === null || typeof xff !== "string" || !isTrusted(trusted, peer)) return peer;
+  const hops = xff.split(",");
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!.trim();
+    if (hop !== "" && (i === 0 || !isTrusted(trusted, hop))) return hop;
+  }
+  return peer;
+}
+
 function isTrusted(list: BlockList, address: string): boolean {
   const v4mapped = address.startsWith("::ffff:") ? address.slice(7) : null;
   if (v4mapped !== null && list.check(v4mapped, "ipv4")) return true;
@@ -74,8 +94,10 @@ export function responseHeaders(
   overheadMs: number,
 ): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
+  // As for requests, headers the backend names in its Connection header are hop-by-hop too.
+  const named = new Set((upstream.connection ?? "").split(",").map((n) => n.trim().toLowerCase()));
   for (const name in upstream) {
-    if (!DROP_RESPONSE.has(name)) out[name] = upstream[name];
+    if (!DROP_RESPONSE.has(name) && !named.has(name)) out[name] = upstream[name];
   }
   out["x-request-id"] = requestId;
   out["x-ollama-proxy-server"] = server;

@@ -6,7 +6,7 @@ import type { LimitsConfig } from "../config/types.js";
 import type { RequestContext } from "../context.js";
 import { ProxyError, sendError, upstreamError } from "../errors.js";
 import type { Logger } from "../log/app-log.js";
-import type { PeekedBody } from "../peek.js";
+import { bodyTooLarge, type PeekedBody } from "../peek.js";
 import type { Fleet } from "../routing/fleet.js";
 import type { ServerState } from "../routing/server-state.js";
 import { nextCandidate } from "../routing/table.js";
@@ -109,15 +109,14 @@ export function createForwarder(fleet: Fleet, limits: () => LimitsConfig, log: L
 
   /**
    * What the upstream request's body is read from. A body kept whole is replayed from memory
-   * (so it can go to another server); otherwise the bytes the peek read are put back in front
-   * of the client's stream, which then flows through. A body of unknown length is counted as
-   * it flows: past limits.max_body_mb the upstream request is abandoned and the client gets 413.
+   * (so it can go to another server); otherwise the client's stream flows through (the peek
+   * put back what it read). A body of unknown length is counted as it flows: past
+   * limits.max_body_mb the upstream request is abandoned and the client gets 413.
    */
   const bodySource = (f: Flight): Readable | undefined => {
     const body = f.body;
     if (body === null) return undefined;
     if (body.complete) return replay(body.chunks);
-    for (let i = body.chunks.length - 1; i >= 0; i--) f.req.unshift(body.chunks[i]!);
     if (f.req.headers["content-length"] !== undefined) return undefined;
     const max = limits().maxBodyBytes;
     let seen = 0;
@@ -127,13 +126,7 @@ export function createForwarder(fleet: Fleet, limits: () => LimitsConfig, log: L
         f.ctx.bytesIn = seen;
         if (seen <= max) return done(null, chunk);
         f.proxyReq?.destroy();
-        if (!f.responded)
-          fail(
-            f,
-            new ProxyError("body_too_large", `request body is larger than ${max / 1048576} MB`, {
-              headers: { connection: "close" },
-            }),
-          );
+        if (!f.responded) fail(f, bodyTooLarge(max));
         done();
       },
     });

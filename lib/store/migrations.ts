@@ -20,4 +20,43 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    // One row per request, written by the request-log worker. user_id has no foreign key and
+    // user_name is kept beside it: rows outlive the users they name.
+    sql: `
+      CREATE TABLE request_log (
+        id INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        request_id TEXT NOT NULL,
+        user_id INTEGER,
+        user_name TEXT,
+        client TEXT NOT NULL,
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        model TEXT,
+        server TEXT,
+        status INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        bytes_in INTEGER NOT NULL,
+        bytes_out INTEGER NOT NULL,
+        overhead_ms REAL,
+        headers_ms REAL,
+        ttft_ms REAL,
+        duration_ms REAL NOT NULL,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        tokens_per_s REAL,
+        eval_ms REAL,
+        load_ms REAL,
+        done_reason TEXT,
+        error_code TEXT,
+        error_message TEXT,
+        client_aborted INTEGER NOT NULL CHECK (client_aborted IN (0, 1))
+      ) STRICT;
+      CREATE INDEX request_log_ts ON request_log (ts);
+      CREATE INDEX request_log_user ON request_log (user_name, ts);
+      CREATE INDEX request_log_model ON request_log (model, ts);
+    `,
+  },
 ];

@@ -28,7 +28,7 @@ export class StoreError extends Error {
  * The folder must exist: a missing folder is a configuration mistake, reported, not papered over.
  */
 export function openStore(path: string, opts: { readonly?: boolean } = {}): Store {
-  let db: Database.Database;
+  let db: Database.Database | undefined;
   try {
     if (!opts.readonly) closeSync(openSync(path, "a", 0o600));
     db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: true, timeout: 5000 });
@@ -39,6 +39,8 @@ export function openStore(path: string, opts: { readonly?: boolean } = {}): Stor
       migrate(db);
     }
   } catch (err) {
+    // Opened but unusable (not a database, a failed migration): do not leak the handle.
+    db?.close();
     throw new StoreError(path, err);
   }
   const dataVersion = db.prepare("PRAGMA data_version").pluck();

@@ -109,10 +109,16 @@ export function userStore(db: Database.Database): UserStore {
           `invalid user name "${name}": use 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit`,
         );
       }
-      if (byName.get(name)) throw new UserError(`a user named "${name}" already exists`);
       const { token, hash, prefix } = newToken();
       const now = Date.now();
-      insert.run(name, opts.role ?? "user", hash, prefix, opts.expiresAt ?? null, now, now);
+      try {
+        insert.run(name, opts.role ?? "user", hash, prefix, opts.expiresAt ?? null, now, now);
+      } catch (err) {
+        // The UNIQUE constraint is the check: a look-up first would race a second CLI run.
+        if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE" && /users\.name/.test(String(err)))
+          throw new UserError(`a user named "${name}" already exists`);
+        throw err;
+      }
       return { user: get(name), token };
     },
     list: () => all.all().map(toUser),
