@@ -20,8 +20,8 @@ export interface CheckResult {
   measured: Spread | null;
   unit: string;
   /**
-   * inconclusive: the rounds spread over far more than the tolerance, so the machine's noise,
-   * not the proxy, decides. info: shown for context, not one of the issue's targets.
+   * inconclusive: the rounds disagree and spread over far more than the tolerance, so the
+   * machine's noise, not the proxy, decides. info: shown for context, not one of the issue's targets.
    */
   status: "PASS" | "FAIL" | "inconclusive" | "n/a" | "info";
   note?: string;
@@ -104,7 +104,7 @@ export function checks(
     if (errors > 0) {
       status = "FAIL";
       note = `${errors} failed requests`;
-    } else if (opts.noise !== undefined && m.max - m.min > opts.noise) {
+    } else if (opts.noise !== undefined && m.max - m.min > opts.noise && agree > 0 && agree < values.length) {
       status = "inconclusive";
       note = `rounds spread ${fmt(m.max - m.min, 1)} ${c.unit}, > ${fmt(opts.noise, 1)}; ${rounds}`;
     }
@@ -140,8 +140,9 @@ export function checks(
       });
     }
   }
-  // The TTFB targets are fractions of a millisecond: when the rounds disagree by more than four
-  // times that, the scheduler of a loaded machine is being measured, not the proxy.
+  // The TTFB targets are fractions of a millisecond: when the rounds disagree (some pass, some
+  // fail) and spread over more than four times that, the scheduler of a loaded machine is being
+  // measured, not the proxy.
   judge(
     {
       id: "ttfb/p50",
