@@ -287,7 +287,10 @@ async function main(): Promise<number> {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const onSignal = () => {
     log("interrupted: stopping the bench's processes");
-    void Promise.all([...running].map((r) => r.stop())).finally(() => process.exit(130));
+    void Promise.all([...running].map((r) => r.stop())).finally(() => {
+      if (!o.keep) rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
