@@ -9,7 +9,7 @@ import { isCloudModel, lookupEndpoint, type Operation } from "./endpoints.js";
 import { dialectOf, OWN_HEADERS, ProxyError, sendError, sendJson } from "./errors.js";
 import { createExternalForwarder } from "./forward/external/forward.js";
 import { fanOut } from "./forward/fanout.js";
-import { acceptableRequestId, clientAddress, prepareRequestHeaders } from "./forward/headers.js";
+import { acceptableRequestId, clientAddress, upstreamHeaders } from "./forward/headers.js";
 import { createForwarder, type ResponseObserver } from "./forward/proxy.js";
 import { type ComponentHealth, healthReport } from "./health.js";
 import { fleetVersion, openaiModelInfo, openaiModels, psListing, tagsListing } from "./listings.js";
@@ -299,7 +299,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const model = config.models.explicitAssignments.get(chosen.model)?.model ?? body.model;
       return external.forward({ req, res, ctx, body, host: chosen.host, model });
     }
-    prepareRequestHeaders(
+    req.headers = upstreamHeaders(
       req.headers,
       ctx.id,
       req.socket.remoteAddress ?? "",
@@ -401,7 +401,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         new ProxyError("no_server", "no Ollama server is available", { headers: { "retry-after": "5" } }),
       );
     ctx.bytesIn = Number(req.headers["content-length"] ?? 0);
-    prepareRequestHeaders(req.headers, ctx.id, req.socket.remoteAddress ?? "", trusted, null);
+    req.headers = upstreamHeaders(req.headers, ctx.id, req.socket.remoteAddress ?? "", trusted, null);
     forwarder.forward({ req, res, ctx, body: null, tiers: [[target]], observer: null });
   };
 

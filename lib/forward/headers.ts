@@ -6,7 +6,7 @@ import type { BlockList } from "node:net";
  * the client's own credentials (its token is for us, not for Ollama), `expect` (Node already
  * answered 100-continue) and our own routing header.
  */
-const DROP_REQUEST = [
+const DROP_REQUEST = new Set([
   "authorization",
   "proxy-authorization",
   "cookie",
@@ -19,7 +19,11 @@ const DROP_REQUEST = [
   "upgrade",
   "expect",
   "x-ollama-proxy-server",
-];
+  // set below, from what the proxy knows
+  "content-length",
+  "x-request-id",
+  "x-forwarded-for",
+]);
 
 /** Hop-by-hop headers of a backend's response; Node writes its own framing. */
 const DROP_RESPONSE = new Set([
@@ -33,31 +37,39 @@ const DROP_RESPONSE = new Set([
 ]);
 
 /**
- * Rewrites a client request's headers in place for the backend (http-proxy-3 copies them
- * when it builds the outgoing request).
+ * The headers a client's request goes to a backend with: a new object holding what may cross
+ * (http-proxy-3 copies `req.headers` into the upstream request). Building it fresh, rather
+ * than deleting from the client's, keeps it a fast-mode object for that copy and for Node's
+ * serialisation.
  */
-export function prepareRequestHeaders(
+export function upstreamHeaders(
   headers: IncomingHttpHeaders,
   requestId: string,
   peer: string,
   trusted: BlockList | null,
   contentLength: number | null,
-): void {
+): IncomingHttpHeaders {
   // Tokens named in Connection are hop-by-hop too ("Connection: X-Foo" drops X-Foo).
   const connection = headers.connection;
-  if (connection !== undefined) {
-    for (const name of connection.split(",")) {
-      const n = name.trim().toLowerCase();
-      if (n !== "") delete headers[n];
-    }
+  const named =
+    connection === undefined
+      ? null
+      : connection
+          .toLowerCase()
+          .split(",")
+          .map((n) => n.trim());
+  const out: IncomingHttpHeaders = {};
+  for (const name in headers) {
+    if (!DROP_REQUEST.has(name) && (named === null || !named.includes(name))) out[name] = headers[name];
   }
-  for (const name of DROP_REQUEST) delete headers[name];
-  if (contentLength !== null) headers["content-length"] = String(contentLength);
-  headers["x-request-id"] = requestId;
+  const length = contentLength ?? headers["content-length"];
+  if (length !== undefined) out["content-length"] = String(length);
+  out["x-request-id"] = requestId;
   // Only a proxy we trust may tell us who the client is; anyone else's claim is replaced.
   const xff = headers["x-forwarded-for"];
-  headers["x-forwarded-for"] =
+  out["x-forwarded-for"] =
     xff !== undefined && trusted !== null && isTrusted(trusted, peer) ? `${xff}, ${peer}` : peer;
+  return out;
 }
 
 /**
