@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
 
 export type Role = "user" | "admin";
@@ -33,7 +33,8 @@ export const TOKEN_LENGTH = 47;
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 export function hashToken(token: string): Buffer {
-  return createHash("sha256").update(token).digest();
+  // The one-shot crypto.hash (Node >= 20.12) skips the Hash object createHash would build per request.
+  return hash("sha256", token, "buffer");
 }
 
 function newToken(): { token: string; hash: Buffer; prefix: string } {
