@@ -288,6 +288,9 @@ export function peekBody(req: IncomingMessage, opts: PeekOptions): Promise<Peeke
     return Promise.resolve(bodyTooLarge(opts.maxBytes));
   }
   const scanner = new ModelScanner(opts.keys);
+  // A body declared larger than the replay buffer will not be kept whatever happens: it goes
+  // on as soon as the model is known, rather than after its first replayBytes.
+  const keepUpTo = declared !== undefined && Number(declared) > opts.replayBytes ? 0 : opts.replayBytes;
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -312,7 +315,7 @@ export function peekBody(req: IncomingMessage, opts: PeekOptions): Promise<Peeke
       if ("error" in r) {
         req.pause();
         finish(new ProxyError("bad_request", r.error));
-      } else if (bytes > opts.replayBytes) {
+      } else if (bytes > keepUpTo) {
         req.pause();
         // Too big to keep for a retry. The bytes read so far go back to the front of the
         // stream, so that whoever forwards req sends the body whole from its first byte.
