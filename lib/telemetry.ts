@@ -32,6 +32,8 @@ const PROBES = new Set(["/", "/health", "/metrics", "/api/version"]);
 export function createTelemetry(opts: {
   config: Config;
   log: Logger;
+  /** Where the one line per request goes (AppLog.lines: no redaction to pay for); default `log`. */
+  lines?: Logger;
   /** The app log, whose health /health reports beside the request log's. */
   appLog?: Pick<AppLog, "health">;
   /** Overrides for the request-log writer (tests: a small queue, a short busy timeout). */
@@ -39,6 +41,7 @@ export function createTelemetry(opts: {
 }): TelemetryHandle {
   let config = opts.config;
   const { log } = opts;
+  const lines = opts.lines ?? log;
   let fleet: Fleet | null = null;
   const requestLog = config.logging.requestLog
     ? openRequestLog({
@@ -93,7 +96,7 @@ export function createTelemetry(opts: {
       // Never a header or a token here: only what the record holds, and bodies only when the
       // operator asked for them (logging.log_bodies).
       const level = PROBES.has(ctx.path) && ctx.status < 400 ? "debug" : "info";
-      log[level](
+      lines[level](
         {
           requestId: record.request_id,
           method: record.method,

@@ -21,7 +21,7 @@ export async function serve(args: { config?: string; env?: string; port?: number
     log.warn(w);
   }
   const store = openOrFail(config.database);
-  const telemetry = createTelemetry({ config, log, appLog });
+  const telemetry = createTelemetry({ config, log, lines: appLog.lines, appLog });
   const server = await startServer({ config, store, log, telemetry, port: args.port }).catch(
     async (err: Error) => {
       await telemetry.close();
