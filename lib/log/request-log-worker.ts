@@ -4,7 +4,7 @@
 // rows are pruned from time to time.
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { RECORD_COLUMNS, type RequestRecord } from "./request-record.js";
+import { RECORD_COLUMNS, type RequestRow } from "./request-record.js";
 
 /** What the main thread passes as workerData. */
 export interface WriterOptions {
@@ -16,7 +16,7 @@ export interface WriterOptions {
 
 /** Messages to the writer. */
 export type ToWriter =
-  | { type: "rows"; rows: RequestRecord[] }
+  | { type: "rows"; rows: RequestRow[] }
   | { type: "retention"; days: number }
   | { type: "close" };
 
@@ -39,11 +39,11 @@ let retentionDays = opts.retentionDays;
 /** The open connection and its statements, prepared once per connection. */
 interface Conn {
   db: Database.Database;
-  insert: (rows: RequestRecord[]) => void;
+  insert: (rows: RequestRow[]) => void;
   prune: Database.Statement<[number, number]>;
 }
 let conn: Conn | null = null;
-let queue: RequestRecord[] = [];
+let queue: RequestRow[] = [];
 let timer: NodeJS.Timeout | null = null;
 let backoffMs = 0;
 let closing = false;
@@ -58,12 +58,12 @@ function open(): Conn {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
     const stmt = db.prepare(
-      `INSERT INTO request_log (${RECORD_COLUMNS.join(", ")}) VALUES (${RECORD_COLUMNS.map((c) => `@${c}`).join(", ")})`,
+      `INSERT INTO request_log (${RECORD_COLUMNS.join(", ")}) VALUES (${RECORD_COLUMNS.map(() => "?").join(", ")})`,
     );
     const prune = db.prepare<[number, number]>(
       "DELETE FROM request_log WHERE id IN (SELECT id FROM request_log WHERE ts < ? ORDER BY ts LIMIT ?)",
     );
-    const insert = db.transaction((rows: RequestRecord[]) => {
+    const insert = db.transaction((rows: RequestRow[]) => {
       for (const r of rows) stmt.run(r);
     });
     conn = { db, insert, prune };

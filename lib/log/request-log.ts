@@ -2,7 +2,7 @@ import { Worker } from "node:worker_threads";
 import type { ComponentHealth } from "../health.js";
 import type { Logger } from "./app-log.js";
 import type { FromWriter, ToWriter, WriterOptions } from "./request-log-worker.js";
-import type { RequestRecord } from "./request-record.js";
+import { type RequestRecord, type RequestRow, toRow } from "./request-record.js";
 
 export interface RequestLogOptions {
   /** The SQLite file (already migrated: the writer only inserts and prunes). */
@@ -44,9 +44,9 @@ export interface RequestLog {
 
 const DEFAULT_MAX_QUEUE = 10_000;
 /** Records wait at most this long on the main thread before they go to the writer... */
-const POST_MS = 20;
+const POST_MS = 100;
 /** ...or until this many have gathered. */
-const POST_BATCH = 500;
+const POST_BATCH = 1000;
 /** A drop makes the log "degraded" in /health for this long. */
 const DROP_MEMORY_MS = 60_000;
 
@@ -64,7 +64,7 @@ export function openRequestLog(opts: RequestLogOptions): RequestLog {
     pruneEveryMs: opts.pruneEveryMs ?? 3_600_000,
   };
   const worker = new Worker(new URL("./request-log-worker.js", import.meta.url), { workerData });
-  let pending: RequestRecord[] = [];
+  let pending: RequestRow[] = [];
   let posted = 0;
   let timer: NodeJS.Timeout | null = null;
   let alive = true;
@@ -144,7 +144,7 @@ export function openRequestLog(opts: RequestLogOptions): RequestLog {
       recorded++;
       if (!alive || closing) return countDrop(1, "writer stopped");
       if (posted + pending.length >= maxQueue) return countDrop(1, "queue full: the writer fell behind");
-      pending.push(r);
+      pending.push(toRow(r));
       // Under load, one message (and one transaction) per POST_MS rather than per request:
       // each message wakes the writer and each transaction is a WAL commit.
       if (pending.length >= POST_BATCH) post();

@@ -70,6 +70,18 @@ export const RECORD_COLUMNS = [
 ] as const satisfies readonly (keyof RequestRecord)[];
 
 /** Client-chosen strings are cut to this length before they are stored (a junk model name cannot bloat a row). */
+/**
+ * A record as the values of RECORD_COLUMNS in order: what travels to the writer thread. A
+ * structured clone of a flat array costs half that of an object with named fields, per request.
+ */
+export type RequestRow = RequestRecord[keyof RequestRecord][];
+
+export function toRow(r: RequestRecord): RequestRow {
+  const row: RequestRow = new Array(RECORD_COLUMNS.length);
+  for (let i = 0; i < RECORD_COLUMNS.length; i++) row[i] = r[RECORD_COLUMNS[i]!];
+  return row;
+}
+
 const MAX_TEXT = 200;
 
 /**

