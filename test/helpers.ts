@@ -7,7 +7,7 @@ import { stringify } from "yaml";
 import { main } from "../lib/cli/main.js";
 import { loadConfig } from "../lib/config/load.js";
 import type { Config } from "../lib/config/types.js";
-import { silentLog } from "../lib/log/app-log.js";
+import { type Logger, silentLog } from "../lib/log/app-log.js";
 import { type RunningServer, startServer, type Telemetry } from "../lib/server.js";
 import { openStore, type Store } from "../lib/store/open.js";
 import type { FakeOllama } from "./fixtures/fake-ollama.js";
@@ -75,29 +75,52 @@ export interface TestProxy {
   readonly adminToken: string;
   /** Authorization headers for alice. */
   readonly auth: { authorization: string };
+  /** Closes the server, then the telemetry (what SIGTERM does); the store stays open for reading. */
+  close(): Promise<void>;
 }
+
+/** Telemetry a test plugs in, built once the config is known; closed after the server. */
+export type TestTelemetry = Telemetry & {
+  attach?(fleet: RunningServer["fleet"]): void;
+  close(): Promise<void>;
+};
 
 /** Starts the proxy in-process on port 0 in front of `servers`, with users alice and root; closed after the test. */
 export async function startProxy(
   t: TestContext,
   servers: readonly Backend[],
-  opts: { extra?: Record<string, unknown>; telemetry?: Telemetry; environ?: NodeJS.ProcessEnv } = {},
+  opts: {
+    extra?: Record<string, unknown>;
+    environ?: NodeJS.ProcessEnv;
+    log?: Logger;
+    /** A folder of the test's own (default: a fresh temp folder). */
+    dir?: string;
+    telemetry?: (config: Config, log: Logger) => TestTelemetry;
+  } = {},
 ): Promise<TestProxy> {
-  const dir = tempDir(t);
+  const dir = opts.dir ?? tempDir(t);
   const { file, config } = writeConfig(dir, section(servers, opts.extra));
   const store = openStore(config.database);
   const userToken = store.users.create("alice").token;
   const adminToken = store.users.create("root", { role: "admin" }).token;
+  const log = opts.log ?? silentLog();
+  const telemetry = opts.telemetry?.(config, log);
   const server = await startServer({
     config,
     store,
-    log: silentLog(),
+    log,
     port: 0,
-    ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
+    ...(telemetry ? { telemetry } : {}),
     ...(opts.environ ? { environ: opts.environ } : {}),
   });
+  telemetry?.attach?.(server.fleet);
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= server.close(0).then(() => telemetry?.close());
+    return closing;
+  };
   t.after(async () => {
-    await server.close(0);
+    await close();
     store.close();
   });
   return {
@@ -110,6 +133,7 @@ export async function startProxy(
     userToken,
     adminToken,
     auth: { authorization: `Bearer ${userToken}` },
+    close,
   };
 }
 
