@@ -1,4 +1,5 @@
-import type { Dialect } from "./errors.js";
+import type { ServerResponse } from "node:http";
+import { type Dialect, type ProxyError, sendError } from "./errors.js";
 import type { User } from "./store/users.js";
 
 /**
@@ -38,6 +39,14 @@ export interface RequestContext {
   errorCode: string | null;
   errorMessage: string | null;
   clientAborted: boolean;
+}
+
+/** Answers a request with an error and records it on its context, for the request log. */
+export function failRequest(res: ServerResponse, ctx: RequestContext, err: ProxyError): void {
+  ctx.status = err.status;
+  ctx.errorCode = err.code;
+  ctx.errorMessage = err.message;
+  sendError(res, err, ctx.dialect);
 }
 
 /** How much of a request or response body `logging.log_bodies` puts in the app log. */

@@ -4,9 +4,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type AddressInfo, BlockList, type Socket } from "node:net";
 import { type Auth, createAuth } from "./auth.js";
 import type { Config } from "./config/types.js";
-import { bodyForLog, newContext, type RequestContext } from "./context.js";
+import { bodyForLog, failRequest, newContext, type RequestContext } from "./context.js";
 import { isCloudModel, lookupEndpoint, type Operation } from "./endpoints.js";
-import { dialectOf, OWN_HEADERS, ProxyError, sendError, sendJson } from "./errors.js";
+import { dialectOf, OWN_HEADERS, ProxyError, sendJson } from "./errors.js";
 import { createExternalForwarder } from "./forward/external/forward.js";
 import { fanOut } from "./forward/fanout.js";
 import { acceptableRequestId, clientAddress, upstreamHeaders } from "./forward/headers.js";
@@ -123,12 +123,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (!res.writableFinished && ctx.errorCode === null) ctx.clientAborted = true;
       telemetry.done(ctx);
     });
-    const fail = (err: ProxyError) => {
-      ctx.status = err.status;
-      ctx.errorCode = err.code;
-      ctx.errorMessage = err.message;
-      sendError(res, err, ctx.dialect);
-    };
+    const fail = (err: ProxyError) => failRequest(res, ctx, err);
     // The safety net: a bug in a stage answers 500 (or cuts a response already started) and is
     // logged, instead of ending the process and every stream in it.
     const crash = (err: unknown) => {

@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { request } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { LimitsConfig } from "../config/types.js";
-import type { RequestContext } from "../context.js";
-import { ProxyError, sendError } from "../errors.js";
+import { failRequest, type RequestContext } from "../context.js";
+import { ProxyError } from "../errors.js";
 import type { Logger } from "../log/app-log.js";
 import type { PeekedBody } from "../peek.js";
 import type { Fleet } from "../routing/fleet.js";
@@ -35,11 +35,7 @@ export async function fanOut(
   log: Logger,
 ): Promise<void> {
   if (!body.complete) {
-    sendError(
-      res,
-      new ProxyError("body_too_large", "a copy or delete request body must be small"),
-      ctx.dialect,
-    );
+    failRequest(res, ctx, new ProxyError("body_too_large", "a copy or delete request body must be small"));
     return;
   }
   const payload = Buffer.concat(body.chunks);
@@ -66,9 +62,7 @@ export async function fanOut(
       "upstream_unreachable",
       `none of ${servers.map((s) => s.key).join(", ")} answered`,
     );
-    ctx.status = err.status;
-    ctx.errorCode = err.code;
-    sendError(res, err, ctx.dialect);
+    failRequest(res, ctx, err);
     return;
   }
   ctx.server =

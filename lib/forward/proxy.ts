@@ -3,8 +3,8 @@ import type { Socket } from "node:net";
 import { type Readable, Transform } from "node:stream";
 import { createProxyServer } from "http-proxy-3";
 import type { LimitsConfig } from "../config/types.js";
-import type { RequestContext } from "../context.js";
-import { ProxyError, sendError, upstreamError } from "../errors.js";
+import { failRequest, type RequestContext } from "../context.js";
+import { ProxyError, upstreamError } from "../errors.js";
 import type { Logger } from "../log/app-log.js";
 import { bodyTooLarge, type PeekedBody } from "../peek.js";
 import type { Fleet } from "../routing/fleet.js";
@@ -151,11 +151,8 @@ export function createForwarder(fleet: Fleet, limits: () => LimitsConfig, log: L
   };
 
   const fail = (f: Flight, err: ProxyError) => {
-    f.ctx.errorCode = err.code;
-    f.ctx.errorMessage = err.message;
-    f.ctx.status = err.status;
     finish(f, err.message);
-    sendError(f.res, err, f.ctx.dialect);
+    failRequest(f.res, f.ctx, err);
   };
 
   proxy.on(

@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { ExternalHostConfig, LimitsConfig } from "../../config/types.js";
-import type { RequestContext } from "../../context.js";
+import { failRequest, type RequestContext } from "../../context.js";
 import { ProxyError, sendError, sendJson } from "../../errors.js";
 import type { Logger } from "../../log/app-log.js";
 import type { PeekedBody } from "../../peek.js";
@@ -81,11 +81,8 @@ export function createExternalForwarder(opts: {
     // Errors too say which host they concern (which provider sent that 429?).
     res.setHeader("x-ollama-proxy-server", host.key);
     const fail = (err: ProxyError) => {
-      ctx.errorCode = err.code;
-      ctx.errorMessage = err.message;
-      ctx.status = err.status;
       ctx.tEnd = performance.now();
-      sendError(res, err, ctx.dialect);
+      failRequest(res, ctx, err);
     };
 
     const raw = await readBody(x.req, x.body, opts.limits().maxBodyBytes);
