@@ -1,7 +1,7 @@
 /** What the proxy does with a path. */
 export type Endpoint =
   | { readonly kind: "root" | "health" | "version" | "metrics" }
-  | { readonly kind: "tags" | "ps" | "models" | "model-info" }
+  | { readonly kind: "tags" | "ps" | "models" | "model-info" | "me" }
   | {
       readonly kind: "routed";
       /** Body keys naming the model, preferred first. */
@@ -46,6 +46,8 @@ const TABLE = new Map<string, Entry>([
   ["/api/tags", { methods: ["GET", "HEAD"], endpoint: { kind: "tags" } }],
   ["/api/ps", { methods: ["GET"], endpoint: { kind: "ps" } }],
   ["/v1/models", { methods: ["GET"], endpoint: { kind: "models" } }],
+  // The proxy's own: who the token belongs to and what it may use (`ollama-proxy login`, `whoami`).
+  ["/proxy/me", { methods: ["GET"], endpoint: { kind: "me" } }],
   ["/api/generate", { methods: ["POST"], endpoint: infer() }],
   ["/api/chat", { methods: ["POST"], endpoint: infer() }],
   ["/api/embed", { methods: ["POST"], endpoint: infer() }],

@@ -77,6 +77,14 @@ export function tagsListing(config: Config, fleet: Fleet, startedAt: string): Js
   return { models };
 }
 
+/** The names of every model the fleet can serve (what /api/tags lists), sorted. */
+export function modelNames(config: Config, fleet: Fleet): string[] {
+  const merged = merge(listed(fleet), (s) => s.models);
+  const names = [...merged.values()].map((m) => String(m.raw.name ?? m.raw.model ?? ""));
+  for (const e of externalModels(config, fleet)) if (!merged.has(e.key)) names.push(e.name);
+  return names.sort();
+}
+
 /** GET /api/ps */
 export function psListing(fleet: Fleet): Json {
   const merged = merge(listed(fleet), (s) => s.loaded);

@@ -12,7 +12,14 @@ import { fanOut } from "./forward/fanout.js";
 import { acceptableRequestId, clientAddress, upstreamHeaders } from "./forward/headers.js";
 import { createForwarder, type ResponseObserver } from "./forward/proxy.js";
 import { type ComponentHealth, healthReport } from "./health.js";
-import { fleetVersion, openaiModelInfo, openaiModels, psListing, tagsListing } from "./listings.js";
+import {
+  fleetVersion,
+  modelNames,
+  openaiModelInfo,
+  openaiModels,
+  psListing,
+  tagsListing,
+} from "./listings.js";
 import type { Logger } from "./log/app-log.js";
 import { peekBody } from "./peek.js";
 import { type Fleet, startFleet } from "./routing/fleet.js";
@@ -20,6 +27,7 @@ import { normalizeModel } from "./routing/model-name.js";
 import type { ServerState } from "./routing/server-state.js";
 import type { Route } from "./routing/table.js";
 import type { Store } from "./store/open.js";
+import type { User } from "./store/users.js";
 import { VERSION } from "./version.js";
 
 /**
@@ -181,6 +189,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         return sendJson(res, 200, psListing(fleet));
       case "models":
         return sendJson(res, 200, openaiModels(config, fleet));
+      case "me":
+        return sendJson(res, 200, whoami(user, config, fleet));
       case "model-info": {
         // A broken escape would throw out of the request handler and take the process down.
         let name: string;
@@ -477,6 +487,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       fleet.close();
       auth.close();
     },
+  };
+}
+
+/** GET /proxy/me: the caller as the proxy knows it, and the models it may use. */
+function whoami(user: User, config: Config, fleet: Fleet) {
+  return {
+    name: user.name,
+    role: user.role,
+    policy: null,
+    expires_at: user.expiresAt === null ? null : new Date(user.expiresAt).toISOString(),
+    models: modelNames(config, fleet),
   };
 }
 
