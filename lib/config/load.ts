@@ -4,7 +4,8 @@ import { resolve } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 import { parseDocument } from "yaml";
 import schema from "../../schema/ollama-proxy.schema.json" with { type: "json" };
-import { normalizeModel } from "../routing/model-name.js";
+import { isObject } from "../json.js";
+import { normalizeModel } from "../model-name.js";
 import { DEFAULTS, environmentDefaults } from "./defaults.js";
 import type { Config, ExternalHostConfig, MemoryPattern, ServerConfig } from "./types.js";
 
@@ -73,7 +74,7 @@ export function loadConfig(opts: LoadOptions = {}): Loaded {
     );
   }
   const root: unknown = doc.toJS();
-  if (!isPlainObject(root)) {
+  if (!isObject(root)) {
     throw new ConfigError(file, [`${file}: must be a mapping of environment names to sections`]);
   }
   // Own keys only: "toString" or "__proto__" is not a section of the file.
@@ -110,12 +111,12 @@ export function loadConfig(opts: LoadOptions = {}): Loaded {
  * their problems are reported along with the schema's.
  */
 function checkValues(section: unknown, env: string, problems: string[]): void {
-  if (!isPlainObject(section)) return;
+  if (!isObject(section)) return;
   const mc = section["model_config"];
-  const patterns = isPlainObject(mc) ? mc["memory_patterns"] : undefined;
+  const patterns = isObject(mc) ? mc["memory_patterns"] : undefined;
   if (Array.isArray(patterns)) {
     for (const [i, p] of patterns.entries()) {
-      const source = isPlainObject(p) ? p["pattern"] : undefined;
+      const source = isObject(p) ? p["pattern"] : undefined;
       if (typeof source !== "string") continue;
       try {
         new RegExp(source, "i");
@@ -146,9 +147,9 @@ function checkValues(section: unknown, env: string, problems: string[]): void {
   const seen = new Map<string, string>();
   for (const group of ["servers", "external_hosts"]) {
     const targets = section[group];
-    if (!isPlainObject(targets)) continue;
+    if (!isObject(targets)) continue;
     for (const [key, t] of Object.entries(targets)) {
-      const name = isPlainObject(t) && typeof t["name"] === "string" ? t["name"] : key;
+      const name = isObject(t) && typeof t["name"] === "string" ? t["name"] : key;
       // Qualified, so that a server and an external host under the same key also collide.
       const id = `${group}.${key}`;
       for (const label of new Set([key, name])) {
@@ -180,7 +181,7 @@ function expandVariables(
     });
   }
   if (Array.isArray(value)) return value.map((v, i) => expandVariables(v, `${path}.${i}`, environ, problems));
-  if (isPlainObject(value)) {
+  if (isObject(value)) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value))
       out[k] = expandVariables(v, `${path}.${k}`, environ, problems);
@@ -367,10 +368,6 @@ function build(raw: RawSection, env: string, file: string, cwd: string, warnings
 /** IPv6 literals need brackets in a URL. */
 function formatHost(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function deepFreeze<T>(value: T): T {

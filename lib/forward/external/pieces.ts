@@ -1,3 +1,5 @@
+import { asObject, type Json } from "../../json.js";
+
 /**
  * The neutral form of an answer, between a provider's wire format and the client's. Every
  * provider answer (streamed or whole, OpenAI or Anthropic) is read into pieces; every client
@@ -23,12 +25,6 @@ export type Piece =
 
 /** OpenAI's finish_reason vocabulary, which the writers map on to Ollama's done_reason. */
 export type FinishReason = "stop" | "length" | "tool_calls" | "content_filter";
-
-type Json = Record<string, unknown>;
-
-function obj(v: unknown): Json | null {
-  return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : null;
-}
 
 function num(v: unknown): number | null {
   return typeof v === "number" && Number.isFinite(v) ? v : null;
@@ -57,7 +53,7 @@ function openaiFinish(v: unknown): FinishReason | null {
 }
 
 function openaiUsage(u: unknown): Piece | null {
-  const o = obj(u);
+  const o = asObject(u);
   if (o === null) return null;
   return { kind: "usage", promptTokens: num(o.prompt_tokens), completionTokens: num(o.completion_tokens) };
 }
@@ -66,7 +62,7 @@ function openaiUsage(u: unknown): Piece | null {
 function openaiErrorPiece(json: Json): Piece | null {
   const e = json.error;
   if (e === undefined || e === null) return null;
-  const o = obj(e);
+  const o = asObject(e);
   const message = o === null ? String(e) : (str(o.message) ?? JSON.stringify(o));
   return { kind: "error", message, type: (o && str(o.type)) ?? "server_error" };
 }
@@ -76,9 +72,9 @@ export function fromOpenAIChunk(json: Json): Piece[] {
   const err = openaiErrorPiece(json);
   if (err !== null) return [err];
   const out: Piece[] = [];
-  const choice = obj(Array.isArray(json.choices) ? json.choices[0] : null);
+  const choice = asObject(Array.isArray(json.choices) ? json.choices[0] : null);
   if (choice !== null) {
-    const delta = obj(choice.delta) ?? {};
+    const delta = asObject(choice.delta) ?? {};
     // DeepSeek, vLLM and OpenRouter stream reasoning beside the answer under these names.
     const thinking = str(delta.reasoning_content) ?? str(delta.reasoning);
     if (thinking) out.push({ kind: "thinking", text: thinking });
@@ -86,9 +82,9 @@ export function fromOpenAIChunk(json: Json): Piece[] {
     if (content) out.push({ kind: "text", text: content });
     if (Array.isArray(delta.tool_calls)) {
       for (const [i, raw] of delta.tool_calls.entries()) {
-        const call = obj(raw);
+        const call = asObject(raw);
         if (call === null) continue;
-        const fn = obj(call.function) ?? {};
+        const fn = asObject(call.function) ?? {};
         out.push({
           kind: "tool",
           index: num(call.index) ?? i,
@@ -111,16 +107,16 @@ export function fromOpenAICompletion(json: Json): Piece[] {
   const err = openaiErrorPiece(json);
   if (err !== null) return [err];
   const out: Piece[] = [{ kind: "meta", id: str(json.id) ?? "", model: str(json.model) ?? "" }];
-  const choice = obj(Array.isArray(json.choices) ? json.choices[0] : null);
-  const message = obj(choice?.message) ?? {};
+  const choice = asObject(Array.isArray(json.choices) ? json.choices[0] : null);
+  const message = asObject(choice?.message) ?? {};
   const thinking = str(message.reasoning_content) ?? str(message.reasoning);
   if (thinking) out.push({ kind: "thinking", text: thinking });
   const content = str(message.content);
   if (content) out.push({ kind: "text", text: content });
   if (Array.isArray(message.tool_calls)) {
     for (const [i, raw] of message.tool_calls.entries()) {
-      const call = obj(raw) ?? {};
-      const fn = obj(call.function) ?? {};
+      const call = asObject(raw) ?? {};
+      const fn = asObject(call.function) ?? {};
       out.push({
         kind: "tool",
         index: i,
@@ -174,15 +170,15 @@ export class AnthropicReader {
   event(json: Json): Piece[] {
     switch (json.type) {
       case "message_start": {
-        const m = obj(json.message) ?? {};
-        this.promptTokens = inputTokens(obj(m.usage));
+        const m = asObject(json.message) ?? {};
+        this.promptTokens = inputTokens(asObject(m.usage));
         return [{ kind: "meta", id: str(m.id) ?? "", model: str(m.model) ?? "" }];
       }
       case "content_block_start":
-        return this.startBlock(num(json.index) ?? 0, obj(json.content_block) ?? {});
+        return this.startBlock(num(json.index) ?? 0, asObject(json.content_block) ?? {});
       case "content_block_delta": {
         const block = this.blocks.get(num(json.index) ?? 0);
-        const delta = obj(json.delta) ?? {};
+        const delta = asObject(json.delta) ?? {};
         if (block === undefined) return [];
         if (delta.type === "text_delta" && block.kind === "text") {
           const text = str(delta.text);
@@ -202,8 +198,8 @@ export class AnthropicReader {
         return [];
       }
       case "message_delta": {
-        const delta = obj(json.delta) ?? {};
-        const usage = obj(json.usage);
+        const delta = asObject(json.delta) ?? {};
+        const usage = asObject(json.usage);
         const out: Piece[] = [];
         if (delta.stop_reason !== undefined && delta.stop_reason !== null)
           out.push(this.finish(delta.stop_reason));
@@ -217,7 +213,7 @@ export class AnthropicReader {
         return out;
       }
       case "error": {
-        const e = obj(json.error) ?? {};
+        const e = asObject(json.error) ?? {};
         return [{ kind: "error", message: str(e.message) ?? "error", type: str(e.type) ?? "api_error" }];
       }
       default:
@@ -231,7 +227,7 @@ export class AnthropicReader {
     const out: Piece[] = [{ kind: "meta", id: str(json.id) ?? "", model: str(json.model) ?? "" }];
     const content = Array.isArray(json.content) ? json.content : [];
     for (const [i, raw] of content.entries()) {
-      const block = obj(raw) ?? {};
+      const block = asObject(raw) ?? {};
       out.push(...this.startBlock(i, block));
       if (block.type === "tool_use") {
         const input = JSON.stringify(block.input ?? {});
@@ -242,7 +238,7 @@ export class AnthropicReader {
       }
     }
     out.push(this.finish(json.stop_reason));
-    const usage = obj(json.usage);
+    const usage = asObject(json.usage);
     if (usage !== null)
       out.push({
         kind: "usage",

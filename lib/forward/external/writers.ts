@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Usage } from "../../context.js";
-import { ProxyError } from "../../errors.js";
+import { type ErrorCode, ProxyError } from "../../errors.js";
+import { errorEvent, errorLine } from "../../http/respond.js";
 import type { FinishReason, Piece } from "./pieces.js";
 
 /** When the parts of an answer happened (performance.now() ms), for the durations Ollama reports. */
@@ -22,7 +23,7 @@ export interface AnswerWriter {
   /** The answer is complete: its last text (final chunk, or the whole body). Throws a ProxyError if the pieces cannot make an answer. */
   end(): string;
   /** The provider failed after text went out: the in-band error that ends the stream. */
-  errorLine(message: string, code: string): string;
+  failure(message: string, code: ErrorCode): string;
   /** Token counts, finish reason and durations, for the request log. */
   usage(): Usage;
 }
@@ -204,8 +205,8 @@ export class OllamaWriter extends Collected implements AnswerWriter {
     return JSON.stringify({ ...whole, done: true, ...stats });
   }
 
-  errorLine(message: string): string {
-    return line({ error: message });
+  failure(message: string, _code: ErrorCode): string {
+    return errorLine(message);
   }
 
   private chunk(content: string, thinking: string | null): Record<string, unknown> {
@@ -312,8 +313,8 @@ export class OpenAIWriter extends Collected implements AnswerWriter {
     });
   }
 
-  errorLine(message: string, code: string): string {
-    return event({ error: { message, type: "server_error", code } });
+  failure(message: string, code: ErrorCode): string {
+    return errorEvent(message, code);
   }
 
   /** The first chunk of an OpenAI stream carries the role. */

@@ -1,13 +1,8 @@
-import {
-  type ClientRequest,
-  Agent as HttpAgent,
-  request as httpRequest,
-  type IncomingMessage,
-} from "node:http";
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { ExternalHostConfig, LimitsConfig } from "../../config/types.js";
-import { upstreamError } from "../../errors.js";
 import { VERSION } from "../../version.js";
+import { type UpstreamTimeout, upstreamError, watchDeadlines } from "../upstream.js";
 
 /** Anthropic's API version header; 2023-06-01 is the one its docs and SDKs send. */
 export const ANTHROPIC_VERSION = "2023-06-01";
@@ -16,12 +11,10 @@ export const ANTHROPIC_VERSION = "2023-06-01";
 export interface ProviderCall {
   /** Resolves with the response head (any status), or rejects with a ProxyError (unreachable, timed out). */
   readonly response: Promise<IncomingMessage>;
-  /** The response head is in: from now on the deadline is one of silence, not of total time. */
-  idle(ms: number): void;
   /** Abandons the request (the client left): the provider sees its connection close. */
   abort(): void;
-  /** Why the proxy itself ended the call (a deadline), if it did: the body stream only says "aborted". */
-  ended(): NodeJS.ErrnoException | null;
+  /** The deadline that ended the call, if one did: the body stream itself only says "aborted". */
+  ended(): UpstreamTimeout | null;
 }
 
 /**
@@ -75,9 +68,8 @@ export function providerHeaders(
 }
 
 /**
- * POSTs a JSON body to `host` at `basePath + path`, with the proxy's deadlines: connecting,
- * then the first byte of the answer (a provider may think for a long time before it), then —
- * once the caller has the head — silence between chunks.
+ * POSTs a JSON body to `host` at `basePath + path`, with the proxy's deadlines (connect, first
+ * byte, then — once the caller has the head — silence between chunks).
  */
 export function callProvider(
   host: ExternalHostConfig,
@@ -88,54 +80,24 @@ export function callProvider(
   limits: LimitsConfig,
 ): ProviderCall {
   const send = host.protocol === "https" ? httpsRequest : httpRequest;
-  let req!: ClientRequest;
-  let timeoutCode = "ECONNECT_TIMEOUT";
-  let idleMs = 0;
-  let ended: NodeJS.ErrnoException | null = null;
-  const response = new Promise<IncomingMessage>((resolve, reject) => {
-    req = send({
-      host: host.host,
-      port: host.port,
-      method: "POST",
-      path: host.basePath + path,
-      headers,
-      agent,
-    });
-    req.setTimeout(limits.upstreamConnectTimeoutMs);
-    req.once("socket", (socket) => {
-      const connected = () => {
-        timeoutCode = "ETIMEDOUT";
-        req.setTimeout(limits.upstreamFirstByteTimeoutMs);
-      };
-      if (socket.connecting) socket.once(host.protocol === "https" ? "secureConnect" : "connect", connected);
-      else connected();
-    });
-    req.on("timeout", () => {
-      const message =
-        timeoutCode === "ECONNECT_TIMEOUT"
-          ? "connect timeout"
-          : timeoutCode === "ETIMEDOUT"
-            ? "no answer in time"
-            : `no data for ${idleMs / 1000} s`;
-      ended = Object.assign(new Error(message), { code: timeoutCode });
-      req.destroy(ended);
-    });
-    req.once("response", resolve);
-    req.on("error", (err: NodeJS.ErrnoException) => reject(upstreamError(err, host.key)));
-    req.end(body);
+  const req = send({
+    host: host.host,
+    port: host.port,
+    method: "POST",
+    path: host.basePath + path,
+    headers,
+    agent,
   });
+  const deadlines = watchDeadlines(req, limits);
+  const response = new Promise<IncomingMessage>((resolve, reject) => {
+    req.once("response", (res) => {
+      deadlines.responded();
+      resolve(res);
+    });
+    req.on("error", (err: NodeJS.ErrnoException) => reject(upstreamError(err, host.key)));
+  });
+  req.end(body);
   // A rejection nobody awaits (the client left first) must not become an unhandled one.
   response.catch(() => {});
-  return {
-    response,
-    idle(ms) {
-      timeoutCode = "EIDLE_TIMEOUT";
-      idleMs = ms;
-      req.setTimeout(ms);
-    },
-    abort() {
-      req.destroy();
-    },
-    ended: () => ended,
-  };
+  return { response, abort: () => req.destroy(), ended: () => deadlines.fired() };
 }

@@ -62,8 +62,12 @@ export function upstreamHeaders(
   for (const name in headers) {
     if (!DROP_REQUEST.has(name) && (named === null || !named.includes(name))) out[name] = headers[name];
   }
+  // Every body goes framed as the client's was: by its length, else chunked. Node frames a
+  // body without either only for POST-like methods; for any other it would follow the head
+  // raw on the keep-alive connection, where the backend reads it as the next request.
   const length = contentLength ?? headers["content-length"];
   if (length !== undefined) out["content-length"] = String(length);
+  else if (headers["transfer-encoding"] !== undefined) out["transfer-encoding"] = "chunked";
   out["x-request-id"] = requestId;
   // Only a proxy we trust may tell us who the client is; anyone else's claim is replaced.
   const xff = headers["x-forwarded-for"];

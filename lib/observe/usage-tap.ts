@@ -1,5 +1,4 @@
-import type { RequestContext, Usage } from "./context.js";
-import type { ResponseObserver } from "./forward/proxy.js";
+import type { RequestContext, ResponseObserver, Usage } from "../context.js";
 
 /**
  * A line carried over from one chunk to the next is kept up to this size once the response

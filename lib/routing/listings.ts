@@ -1,14 +1,13 @@
-import type { Config } from "./config/types.js";
-import type { Fleet } from "./routing/fleet.js";
-import { normalizeModel } from "./routing/model-name.js";
-import type { ServerState } from "./routing/server-state.js";
+import type { Config } from "../config/types.js";
+import type { Json } from "../json.js";
+import { normalizeModel } from "../model-name.js";
+import type { Fleet } from "./fleet.js";
+import type { ServerState } from "./server-state.js";
 
 /**
  * The fleet-wide listings, built from what the pollers last saw (no upstream call on the
  * request path). Each model appears once; `servers` (a field clients ignore) says where it is.
  */
-
-type Json = Record<string, unknown>;
 
 interface Merged {
   readonly raw: Json;

@@ -1,10 +1,10 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { Config } from "./config/types.js";
-import type { RequestContext } from "./context.js";
-import type { RequestLogStats } from "./log/request-log.js";
-import type { Fleet } from "./routing/fleet.js";
-import { normalizeModel } from "./routing/model-name.js";
-import { VERSION } from "./version.js";
+import type { Config } from "../config/types.js";
+import type { RequestContext } from "../context.js";
+import type { RequestLogStats } from "../log/request-log.js";
+import { normalizeModel } from "../model-name.js";
+import type { Fleet } from "../routing/fleet.js";
+import { VERSION } from "../version.js";
 
 /** The Prometheus metrics of one proxy instance (its own registry, so several proxies in one process never collide). */
 export interface Metrics {

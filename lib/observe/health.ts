@@ -1,13 +1,7 @@
-import type { Fleet } from "./routing/fleet.js";
+import type { ComponentHealth } from "../component.js";
+import type { Fleet } from "../routing/fleet.js";
 
 export type OverallStatus = "ok" | "degraded" | "down";
-
-/** Something besides the backends that can make the proxy degraded (the request log, the app log). */
-export interface ComponentHealth {
-  readonly name: string;
-  readonly ok: boolean;
-  readonly detail?: Record<string, unknown>;
-}
 
 /** The body of GET /health: nothing secret (no addresses, no keys), everything an operator asks first. */
 export interface HealthReport {

@@ -1,13 +1,36 @@
-import type { Config } from "./config/types.js";
-import { BODY_LOG_BYTES, bodyForLog, type RequestContext } from "./context.js";
-import type { AppLog, Logger } from "./log/app-log.js";
-import { openRequestLog, type RequestLog, type RequestLogOptions } from "./log/request-log.js";
-import { toRecord } from "./log/request-record.js";
+import type { ComponentHealth } from "../component.js";
+import type { Config } from "../config/types.js";
+import { BODY_LOG_BYTES, bodyForLog, type RequestContext, type ResponseObserver } from "../context.js";
+import type { AppLog, Logger } from "../log/app-log.js";
+import { openRequestLog, type RequestLog, type RequestLogOptions } from "../log/request-log.js";
+import { toRecord } from "../log/request-record.js";
+import { normalizeModel } from "../model-name.js";
+import type { Fleet } from "../routing/fleet.js";
 import { createMetrics, type Metrics, modelLabel } from "./metrics.js";
-import type { Fleet } from "./routing/fleet.js";
-import { normalizeModel } from "./routing/model-name.js";
-import type { Telemetry } from "./server.js";
-import { UsageTap } from "./usage.js";
+import { UsageTap } from "./usage-tap.js";
+
+/**
+ * What the rest of the product plugs into the request path: the usage tap, the request log,
+ * metrics. Each call is cheap and never blocks.
+ */
+export interface Telemetry {
+  /** A per-request observer of the response bytes (reads token counts), or null. */
+  observe(ctx: RequestContext): ResponseObserver | null;
+  /** The response is over (finished, failed or abandoned): record it. */
+  done(ctx: RequestContext): void;
+  /** GET /metrics body, or null when metrics are off. */
+  metrics(): Promise<string> | string | null;
+  /** Extra health components (request log, app log). */
+  components(): ComponentHealth[];
+}
+
+/** Telemetry that records nothing (tests, and a library user who plugs in none). */
+export const NO_TELEMETRY: Telemetry = {
+  observe: () => null,
+  done: () => {},
+  metrics: () => null,
+  components: () => [],
+};
 
 /** The telemetry of a running proxy, with what serve needs to wire it up and shut it down. */
 export interface TelemetryHandle extends Telemetry {

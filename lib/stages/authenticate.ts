@@ -1,7 +1,9 @@
 import { timingSafeEqual } from "node:crypto";
-import { ProxyError } from "./errors.js";
-import type { Store } from "./store/open.js";
-import { type Credential, hashToken, TOKEN_LENGTH, TOKEN_PREFIX, type User } from "./store/users.js";
+import type { IncomingMessage } from "node:http";
+import type { RequestContext } from "../context.js";
+import { ProxyError } from "../errors.js";
+import type { Store } from "../store/open.js";
+import { type Credential, hashToken, TOKEN_LENGTH, TOKEN_PREFIX, type User } from "../store/users.js";
 
 /** Turns an Authorization header into a user, or the error to answer with. */
 export interface Auth {
@@ -121,4 +123,9 @@ export function createAuth(store: Store, opts: AuthOptions): Auth {
       flushTouches();
     },
   };
+}
+
+/** The authenticate stage: the request's bearer token → its user, or the refusal to answer with. */
+export function authenticate(auth: Auth, req: IncomingMessage, ctx: RequestContext): User | ProxyError {
+  return auth.authenticate(req.headers.authorization, ctx.address, Date.now());
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
-import { ProxyError } from "./errors.js";
+import { ProxyError } from "../errors.js";
+import { bodyTooLarge } from "../http/body.js";
 
 /** Longest model name accepted (Ollama's own names are far shorter). */
 const MAX_MODEL_BYTES = 512;
@@ -255,18 +256,24 @@ export class ModelScanner {
   }
 }
 
-/** What the body stage read: the model, and the whole body when it was small enough to keep. */
-export interface PeekedBody {
-  readonly model: string;
-  /**
-   * The whole body when `complete`; else empty, the bytes read having been put back in
-   * front of the request stream, which then carries the body from its first byte.
-   */
-  readonly chunks: Buffer[];
-  readonly bytes: number;
-  /** True when `chunks` is the whole body: it can be replayed to another server on failover. */
-  readonly complete: boolean;
-}
+/**
+ * What the peek stage read: the model, and the body — either read to its end and kept (small
+ * enough to replay on another server after a refused connection), or left in the request
+ * stream, which then carries it from its first byte (the bytes peek read were put back).
+ */
+export type PeekedBody =
+  | {
+      readonly kind: "whole";
+      readonly model: string;
+      readonly chunks: readonly Buffer[];
+      readonly bytes: number;
+    }
+  | {
+      readonly kind: "flowing";
+      readonly model: string;
+      /** The client's Content-Length, or null for a chunked upload (counted as it flows). */
+      readonly declared: number | null;
+    };
 
 export interface PeekOptions {
   /** Keys naming the model, preferred first (`model`, then Ollama's alias `name`). */
@@ -283,14 +290,13 @@ export interface PeekOptions {
  * already read pushed back, to stream straight to the chosen server.
  */
 export function peekBody(req: IncomingMessage, opts: PeekOptions): Promise<PeekedBody | ProxyError> {
-  const declared = req.headers["content-length"];
-  if (declared !== undefined && Number(declared) > opts.maxBytes) {
-    return Promise.resolve(bodyTooLarge(opts.maxBytes));
-  }
+  const header = req.headers["content-length"];
+  const declared = header === undefined ? null : Number(header);
+  if (declared !== null && declared > opts.maxBytes) return Promise.resolve(bodyTooLarge(opts.maxBytes));
   const scanner = new ModelScanner(opts.keys);
   // A body declared larger than the replay buffer will not be kept whatever happens: it goes
   // on as soon as the model is known, rather than after its first replayBytes.
-  const keepUpTo = declared !== undefined && Number(declared) > opts.replayBytes ? 0 : opts.replayBytes;
+  const keepUpTo = declared !== null && declared > opts.replayBytes ? 0 : opts.replayBytes;
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -320,7 +326,7 @@ export function peekBody(req: IncomingMessage, opts: PeekOptions): Promise<Peeke
         // Too big to keep for a retry. The bytes read so far go back to the front of the
         // stream, so that whoever forwards req sends the body whole from its first byte.
         for (let i = chunks.length - 1; i >= 0; i--) req.unshift(chunks[i]!);
-        finish({ model: r.model, chunks: [], bytes, complete: false });
+        finish({ kind: "flowing", model: r.model, declared });
       }
     };
     const onEnd = () => {
@@ -328,19 +334,12 @@ export function peekBody(req: IncomingMessage, opts: PeekOptions): Promise<Peeke
       finish(
         "error" in r
           ? new ProxyError("bad_request", r.error)
-          : { model: r.model, chunks, bytes, complete: true },
+          : { kind: "whole", model: r.model, chunks, bytes },
       );
     };
     const onError = (err: Error) => finish(new ProxyError("bad_request", `request body: ${err.message}`));
     req.on("data", onData);
     req.on("end", onEnd);
     req.on("error", onError);
-  });
-}
-
-/** The 413 for a body over `limits.max_body_mb`; the connection closes rather than read the rest. */
-export function bodyTooLarge(maxBytes: number): ProxyError {
-  return new ProxyError("body_too_large", `request body is larger than ${maxBytes / 1048576} MB`, {
-    headers: { connection: "close" },
   });
 }
