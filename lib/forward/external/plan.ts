@@ -2,8 +2,10 @@ import type { ExternalHostConfig } from "../../config/types.js";
 import { ProxyError } from "../../errors.js";
 import { asObject, type Json } from "../../json.js";
 import { chatFromOllama, embeddingsFromOllama, LOAD_ONLY } from "./from-ollama.js";
+import { OllamaWriter } from "./ollama-writer.js";
+import { OpenAIWriter } from "./openai-writer.js";
 import { anthropicFromOpenAI } from "./to-anthropic.js";
-import { type AnswerWriter, type Clock, OllamaWriter, OpenAIWriter } from "./writers.js";
+import type { AnswerWriter, Clock } from "./writers.js";
 
 /** What a request becomes: a call to the provider and a way to answer, or an answer made at the proxy. */
 export type Plan =
