@@ -1,4 +1,3 @@
-import { ProxyError } from "../../errors.js";
 import type { Json } from "../../json.js";
 import { type ChatRequest, invalid, requireObject } from "./from-ollama.js";
 
