@@ -1,6 +1,4 @@
-import type { ServerResponse } from "node:http";
-import type { Dialect, ErrorCode, ProxyError } from "./errors.js";
-import { sendError } from "./http/respond.js";
+import type { Dialect, ErrorCode } from "./errors.js";
 import type { User } from "./store/users.js";
 
 /**
@@ -40,14 +38,6 @@ export interface RequestContext {
   errorCode: ErrorCode | null;
   errorMessage: string | null;
   clientAborted: boolean;
-}
-
-/** Answers a request with an error and records it on its context, for the request log. */
-export function failRequest(res: ServerResponse, ctx: RequestContext, err: ProxyError): void {
-  ctx.status = err.status;
-  ctx.errorCode = err.code;
-  ctx.errorMessage = err.message;
-  sendError(res, err, ctx.dialect);
 }
 
 /** How much of a request or response body `logging.log_bodies` puts in the app log. */

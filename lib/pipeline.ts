@@ -1,12 +1,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { bodyForLog, failRequest, type RequestContext } from "./context.js";
+import { bodyForLog, type RequestContext } from "./context.js";
 import { ProxyError } from "./errors.js";
+import type { PeekedBody } from "./http/body.js";
+import { failRequest } from "./http/respond.js";
 import { type AnswerDeps, answer } from "./stages/answer.js";
 import { type Auth, authenticate } from "./stages/authenticate.js";
 import { classify } from "./stages/classify.js";
 import { type Entry, isCloudModel } from "./stages/endpoints.js";
 import { type ForwardDeps, forward } from "./stages/forward.js";
-import { type PeekedBody, peekBody } from "./stages/peek.js";
+import { peekBody } from "./stages/peek.js";
 import { recordOnClose } from "./stages/record.js";
 import { route, routeRaw } from "./stages/route.js";
 

@@ -2,13 +2,14 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import { request } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { LimitsConfig } from "../config/types.js";
-import { failRequest, type RequestContext } from "../context.js";
+import type { RequestContext } from "../context.js";
 import { ProxyError } from "../errors.js";
+import type { PeekedBody } from "../http/body.js";
 import { type ReadBounds, readBounded, requestBounds } from "../http/body.js";
+import { failRequest } from "../http/respond.js";
 import type { Logger } from "../log/app-log.js";
 import type { Fleet } from "../routing/fleet.js";
 import type { ServerState } from "../routing/server-state.js";
-import type { PeekedBody } from "../stages/peek.js";
 import { upstreamError, watchDeadlines } from "./upstream.js";
 
 /** Longest answer read from one server (copy and delete answer with an empty body or a short error). */

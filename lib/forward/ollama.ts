@@ -3,16 +3,16 @@ import type { Socket } from "node:net";
 import { Readable, Transform } from "node:stream";
 import { createProxyServer, type ProxyServer } from "http-proxy-3";
 import type { LimitsConfig } from "../config/types.js";
-import { failRequest, type RequestContext, type ResponseObserver } from "../context.js";
+import type { RequestContext, ResponseObserver } from "../context.js";
 import { ProxyError } from "../errors.js";
+import type { PeekedBody } from "../http/body.js";
 import { bodyTooLarge } from "../http/body.js";
 import { responseHeaders } from "../http/headers.js";
-import { errorFrame, type Framing, framingOf } from "../http/respond.js";
+import { errorFrame, type Framing, failRequest, framingOf } from "../http/respond.js";
 import type { Logger } from "../log/app-log.js";
 import type { Fleet } from "../routing/fleet.js";
 import type { ServerState } from "../routing/server-state.js";
 import { nextCandidate } from "../routing/table.js";
-import type { PeekedBody } from "../stages/peek.js";
 import {
   type Deadlines,
   describeFailure,

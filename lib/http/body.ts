@@ -1,6 +1,25 @@
 import type { Readable } from "node:stream";
 import { ProxyError } from "../errors.js";
 
+/**
+ * What the peek stage read: the model, and the body — either read to its end and kept (small
+ * enough to replay on another server after a refused connection), or left in the request
+ * stream, which then carries it from its first byte (the bytes peek read were put back).
+ */
+export type PeekedBody =
+  | {
+      readonly kind: "whole";
+      readonly model: string;
+      readonly chunks: readonly Buffer[];
+      readonly bytes: number;
+    }
+  | {
+      readonly kind: "flowing";
+      readonly model: string;
+      /** The client's Content-Length, or null for a chunked upload (counted as it flows). */
+      readonly declared: number | null;
+    };
+
 /** The 413 for a request body over `limits.max_body_mb`. */
 export function bodyTooLarge(maxBytes: number): ProxyError {
   return new ProxyError("body_too_large", `request body is larger than ${maxBytes / 1048576} MB`, {

@@ -1,4 +1,5 @@
 import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from "node:http";
+import type { RequestContext } from "../context.js";
 import { type Dialect, type ErrorCode, errorType, type ProxyError } from "../errors.js";
 
 /**
@@ -67,6 +68,14 @@ export function sendError(res: ServerResponse, err: ProxyError, dialect: Dialect
   }
   const headers = unreadBody(res.req) ? { ...err.headers, connection: "close" } : err.headers;
   sendJson(res, err.status, errorBody(err.message, err.code, dialect), headers);
+}
+
+/** Answers a request with an error and records it on its context, for the request log. */
+export function failRequest(res: ServerResponse, ctx: RequestContext, err: ProxyError): void {
+  ctx.status = err.status;
+  ctx.errorCode = err.code;
+  ctx.errorMessage = err.message;
+  sendError(res, err, ctx.dialect);
 }
 
 /** How a streamed answer is framed, which decides how an error can still be told inside it. */

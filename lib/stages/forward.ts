@@ -6,11 +6,11 @@ import { ProxyError } from "../errors.js";
 import type { ExternalForwarder } from "../forward/external/forward.js";
 import { fanOut } from "../forward/fanout.js";
 import type { OllamaForwarder } from "../forward/ollama.js";
+import type { PeekedBody } from "../http/body.js";
 import { upstreamHeaders } from "../http/headers.js";
 import type { Logger } from "../log/app-log.js";
 import type { Telemetry } from "../observe/telemetry.js";
 import type { Fleet } from "../routing/fleet.js";
-import type { PeekedBody } from "./peek.js";
 import type { Target } from "./route.js";
 
 /** What the forward stage hands requests to. */

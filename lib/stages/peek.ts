@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { ProxyError } from "../errors.js";
-import { bodyTooLarge } from "../http/body.js";
+import { bodyTooLarge, type PeekedBody } from "../http/body.js";
 
 /** Longest model name accepted (Ollama's own names are far shorter). */
 const MAX_MODEL_BYTES = 512;
@@ -255,25 +255,6 @@ export class ModelScanner {
     }
   }
 }
-
-/**
- * What the peek stage read: the model, and the body — either read to its end and kept (small
- * enough to replay on another server after a refused connection), or left in the request
- * stream, which then carries it from its first byte (the bytes peek read were put back).
- */
-export type PeekedBody =
-  | {
-      readonly kind: "whole";
-      readonly model: string;
-      readonly chunks: readonly Buffer[];
-      readonly bytes: number;
-    }
-  | {
-      readonly kind: "flowing";
-      readonly model: string;
-      /** The client's Content-Length, or null for a chunked upload (counted as it flows). */
-      readonly declared: number | null;
-    };
 
 export interface PeekOptions {
   /** Keys naming the model, preferred first (`model`, then Ollama's alias `name`). */

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ExternalHostConfig, LimitsConfig } from "../../config/types.js";
-import { failRequest, type RequestContext } from "../../context.js";
+import type { RequestContext } from "../../context.js";
 import { ProxyError } from "../../errors.js";
+import type { PeekedBody } from "../../http/body.js";
 import { readBounded, requestBounds } from "../../http/body.js";
-import { sendJson, sendText } from "../../http/respond.js";
+import { failRequest, sendJson, sendText } from "../../http/respond.js";
 import { isObject } from "../../json.js";
 import type { Logger } from "../../log/app-log.js";
-import type { PeekedBody } from "../../stages/peek.js";
 import { midStreamError } from "../upstream.js";
 import { makePlan } from "./plan.js";
 import { callProvider, ProviderAgents, providerHeaders } from "./provider.js";
