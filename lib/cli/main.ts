@@ -2,6 +2,7 @@ import yargs from "yargs";
 import { VERSION } from "../version.js";
 import { configOptions } from "./common.js";
 import { configCommand } from "./config.js";
+import { connectCommand } from "./connect.js";
 import { health } from "./health.js";
 import { CliError, EXIT, type Io, processIo } from "./io.js";
 import { loginCommand, logoutCommand, whoamiCommand } from "./login.js";
@@ -79,6 +80,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     .command(loginCommand(io))
     .command(logoutCommand(io))
     .command(whoamiCommand(io))
+    .command(connectCommand(io))
     .demandCommand(1, "name a command (see --help)")
     .fail((msg, err) => {
       throw err ?? new CliError(msg, EXIT.usage);
