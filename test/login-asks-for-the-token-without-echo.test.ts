@@ -45,3 +45,14 @@ test("Ctrl-C at the prompt cancels login and stores nothing", async (t) => {
   assert.deepEqual(tty.rawModes, [true, false]);
   assert.equal(existsSync(credentials), false);
 });
+
+test("--token-stdin on a terminal is refused: the token would show as it is typed", async (t) => {
+  const { credentials } = clientHome(t);
+  const r = await runClient(["login", "http://127.0.0.1:1", "--token-stdin"], fakeTerminal());
+  assert.equal(r.code, 64);
+  assert.equal(
+    r.err.split("\n")[0],
+    "ollama-proxy: --token-stdin reads the token from a pipe; on a terminal, leave it out to be asked without echo",
+  );
+  assert.equal(existsSync(credentials), false);
+});

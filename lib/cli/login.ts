@@ -80,9 +80,17 @@ async function login(args: LoginArgs, io: Io): Promise<void> {
     if ("error" in read) throw new CliError(read.error, EXIT.usage);
     ca = { path, pem: read.pem };
   }
+  const input = io.stdin ?? process.stdin;
+  if (args["token-stdin"] && input.isTTY) {
+    // Typed there, it would show on the screen.
+    throw new CliError(
+      "--token-stdin reads the token from a pipe; on a terminal, leave it out to be asked without echo",
+      EXIT.usage,
+    );
+  }
   const token = args["token-stdin"]
-    ? checkToken(await readAll(io.stdin ?? process.stdin), "on stdin")
-    : checkToken(await askHidden(io.stdin ?? process.stdin, io, where), "typed");
+    ? checkToken(await readAll(input), "on stdin")
+    : checkToken(await askHidden(input, io, where), "typed");
 
   const result = await askMe({ url, token, ca: ca?.pem ?? null });
   if (result.kind !== "ok") throw new CliError(meFailure(result, where, "login"));
