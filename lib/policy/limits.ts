@@ -196,7 +196,7 @@ function tooManyInFlight(
   // When a slot frees is unknown: a second is a fair guess for clients that retry.
   return new ProxyError(
     "rate_limited",
-    `rate limited: user "${user}" already has ${policy.maxConcurrent} requests in flight, the most policy "${policy.name}" allows; retry when one has finished`,
+    `rate limited: user "${user}" already has ${policy.maxConcurrent} request${policy.maxConcurrent === 1 ? "" : "s"} in flight, the most policy "${policy.name}" allows; retry when one has finished`,
     { headers: { ...headers, "retry-after": "1" } },
   );
 }
