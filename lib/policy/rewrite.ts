@@ -1,4 +1,5 @@
 import type { PolicyOptions } from "../config/types.js";
+import { goKeysFor } from "./go-keys.js";
 
 /**
  * A policy's `options` rules applied to a parsed request body. Only fields Ollama reads on
@@ -126,20 +127,17 @@ function needsCap(value: unknown, max: number, fill: boolean): boolean {
 const INVALID = Symbol("invalid");
 
 /**
- * Go's encoding/json (Ollama) matches a body's keys to its fields case-insensitively, with
- * Unicode folding, and the last of several spellings wins: `{"keep_alive":"5m","KEEP_ALIVE":-1}`
- * keeps the model forever. So every spelling of `canonical` is removed and their combined value
- * set once, under the canonical name, where this module and Ollama both read it.
+ * Ollama reads every Go spelling of a field (go-keys.ts), the last one winning:
+ * `{"keep_alive":"5m","KEEP_ALIVE":-1}` keeps the model forever. So every spelling of
+ * `canonical` is removed and their combined value set once, under the canonical name, where
+ * this module and Ollama both read it.
  */
 function collapse(
   body: Json,
   canonical: string,
   combine: (values: unknown[]) => unknown | typeof INVALID,
 ): { changed: boolean } | typeof INVALID {
-  const keys: string[] = [];
-  for (const k of Object.keys(body)) {
-    if (k.length === canonical.length && goFold(k) === canonical) keys.push(k);
-  }
+  const keys = goKeysFor(body, canonical);
   if (keys.length === 0 || (keys.length === 1 && keys[0] === canonical)) return { changed: false };
   const value = combine(keys.map((k) => body[k]));
   if (value === INVALID) return INVALID;
@@ -161,21 +159,6 @@ function mergeOptions(values: unknown[]): Json | null | typeof INVALID {
     else return INVALID;
   }
   return merged;
-}
-
-// The non-ASCII letters Go's fold (unicode.ToUpper(unicode.ToLower(r))) turns into ASCII ones.
-const FOLDS_TO_ASCII: Readonly<Record<string, string>> = {
-  "\u212a": "k", // KELVIN SIGN
-  "\u017f": "s", // LATIN SMALL LETTER LONG S
-  "\u0131": "i", // LATIN SMALL LETTER DOTLESS I
-  "\u0130": "i", // LATIN CAPITAL LETTER I WITH DOT ABOVE
-};
-
-/** A key as Go's JSON decoder compares it with an ASCII field name (lower-cased here). */
-function goFold(key: string): string {
-  let out = "";
-  for (const ch of key) out += ch.charCodeAt(0) < 128 ? ch.toLowerCase() : (FOLDS_TO_ASCII[ch] ?? ch);
-  return out;
 }
 
 function isPlainObject(v: unknown): v is Json {
