@@ -17,6 +17,7 @@ const LAYERS: [prefix: string, rank: number][] = [
   ["stages/", 60],
   ["forward/", 50],
   ["observe/", 50],
+  ["policy/", 45],
   ["routing/", 40],
   ["http/", 35],
   ["log/", 35],

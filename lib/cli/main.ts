@@ -40,7 +40,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
           .option("port", { type: "number", describe: "listen on this port instead of proxy_port" }),
       (a) => run(serve(a, io)),
     )
-    .command("users", "create, list, deactivate, activate, delete and rotate users", (y) =>
+    .command("users", "create, list, show, set, deactivate, activate, delete and rotate users", (y) =>
       usersCommand(y, io),
     )
     .command("config", "check the configuration file", (y) => configCommand(y, io))

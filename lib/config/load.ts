@@ -7,7 +7,15 @@ import schema from "../../schema/ollama-proxy.schema.json" with { type: "json" }
 import { isObject } from "../json.js";
 import { normalizeModel } from "../model-name.js";
 import { DEFAULTS, environmentDefaults } from "./defaults.js";
-import type { Config, ExternalHostConfig, MemoryPattern, ServerConfig } from "./types.js";
+import { isKeepAlive, POLICY_NAME, POLICY_NAME_RULE, patternProblem } from "./policy-syntax.js";
+import type {
+  Config,
+  ExternalHostConfig,
+  MemoryPattern,
+  PolicyConfig,
+  PolicyOptions,
+  ServerConfig,
+} from "./types.js";
 
 /** A config file that cannot be used; `problems` holds one `path: message` line each. */
 export class ConfigError extends Error {
@@ -143,6 +151,8 @@ function checkValues(section: unknown, env: string, problems: string[]): void {
     }
   }
 
+  checkPolicies(section["policies"], env, problems);
+
   // Servers and external hosts are named by key and by `name`: each label must be one target's.
   const seen = new Map<string, string>();
   for (const group of ["servers", "external_hosts"]) {
@@ -159,6 +169,30 @@ function checkValues(section: unknown, env: string, problems: string[]): void {
         }
         seen.set(label, id);
       }
+    }
+  }
+}
+
+/** Policy names, model patterns and keep_alive values: what the schema cannot say. */
+function checkPolicies(policies: unknown, env: string, problems: string[]): void {
+  if (!isObject(policies)) return;
+  for (const [name, p] of Object.entries(policies)) {
+    const path = `${env}.policies.${name}`;
+    if (!POLICY_NAME.test(name)) problems.push(`${path}: invalid policy name: ${POLICY_NAME_RULE}`);
+    if (!isObject(p)) continue;
+    const models = p["models"];
+    if (Array.isArray(models)) {
+      for (const [i, pattern] of models.entries()) {
+        const problem = typeof pattern === "string" ? patternProblem(pattern) : null;
+        if (problem !== null) problems.push(`${path}.models.${i}: ${problem}`);
+      }
+    }
+    const options = p["options"];
+    const keepAlive = isObject(options) ? options["keep_alive"] : undefined;
+    if (keepAlive !== undefined && keepAlive !== null && !isKeepAlive(keepAlive)) {
+      problems.push(
+        `${path}.options.keep_alive: ${JSON.stringify(keepAlive)} is not a duration Ollama accepts (like "5m", "1h30m", 0, or -1 for forever)`,
+      );
     }
   }
 }
@@ -249,6 +283,19 @@ interface RawSection {
   metrics?: { enabled?: boolean; token?: string | null };
   trusted_proxies?: string[];
   allow_cloud?: boolean;
+  policies?: Record<string, RawPolicy | null> | null;
+}
+interface RawPolicy {
+  models?: string[];
+  max_concurrent?: number | null;
+  requests_per_minute?: number | null;
+  tokens_per_day?: number | null;
+  weight?: number;
+  options?: {
+    num_ctx_max?: number | null;
+    num_predict_max?: number | null;
+    keep_alive?: string | number | null;
+  } | null;
 }
 
 /** Turns a section that passed the schema and `checkValues` into the typed config. */
@@ -362,7 +409,45 @@ function build(raw: RawSection, env: string, file: string, cwd: string, warnings
     metrics: { enabled: metrics.enabled, token: metrics.token ?? null },
     trustedProxies: raw.trusted_proxies ?? DEFAULTS.trusted_proxies,
     allowCloud: raw.allow_cloud ?? DEFAULTS.allow_cloud,
+    policies: raw.policies == null ? null : buildPolicies(raw.policies, env, warnings),
   };
+}
+
+/** `policies:` as typed policies; a list of models that can match nothing is a warning. */
+function buildPolicies(
+  raw: Record<string, RawPolicy | null>,
+  env: string,
+  warnings: string[],
+): Map<string, PolicyConfig> {
+  const out = new Map<string, PolicyConfig>();
+  for (const [name, p] of Object.entries(raw)) {
+    const models = p?.models ?? DEFAULTS.policy.models;
+    // Nothing is allowed until a pattern includes it: a list of exclusions alone allows no model.
+    if (!models.some((m) => !m.startsWith("!"))) {
+      warnings.push(
+        `${env}.policies.${name}.models: no pattern includes a model, so users of "${name}" may use none (start the list with "*" to allow all but the exclusions)`,
+      );
+    }
+    const o = p?.options;
+    const options: PolicyOptions = {
+      numCtxMax: o?.num_ctx_max ?? null,
+      numPredictMax: o?.num_predict_max ?? null,
+      keepAlive: o?.keep_alive ?? null,
+    };
+    out.set(name, {
+      name,
+      models: [...models],
+      maxConcurrent: p?.max_concurrent ?? null,
+      requestsPerMinute: p?.requests_per_minute ?? null,
+      tokensPerDay: p?.tokens_per_day ?? null,
+      weight: p?.weight ?? DEFAULTS.policy.weight,
+      options:
+        options.numCtxMax === null && options.numPredictMax === null && options.keepAlive === null
+          ? null
+          : options,
+    });
+  }
+  return out;
 }
 
 /** IPv6 literals need brackets in a URL. */
