@@ -3,8 +3,10 @@ import { bodyForLog, type RequestContext } from "./context.js";
 import { ProxyError } from "./errors.js";
 import type { PeekedBody } from "./http/body.js";
 import { failRequest } from "./http/respond.js";
+import type { Policies } from "./policy/policies.js";
 import { type AnswerDeps, answer } from "./stages/answer.js";
 import { type Auth, authenticate } from "./stages/authenticate.js";
+import { authorize, policyOf } from "./stages/authorize.js";
 import { classify } from "./stages/classify.js";
 import { type Entry, isCloudModel } from "./stages/endpoints.js";
 import { type ForwardDeps, forward } from "./stages/forward.js";
@@ -15,6 +17,7 @@ import { route, routeRaw } from "./stages/route.js";
 /** Everything the stages need, built once by startServer (the config behind `config()` changes on SIGHUP). */
 export interface PipelineDeps extends ForwardDeps, AnswerDeps {
   readonly auth: Auth;
+  readonly policies: Policies;
   /** A response is over (the server counts what is still running, to drain). */
   requestEnded(): void;
 }
@@ -61,31 +64,38 @@ async function run(
   const user = authenticate(d.auth, req, ctx);
   if (user instanceof ProxyError) return user;
   ctx.user = user;
+  const config = d.config();
+  const policies = config.policies === null ? null : d.policies;
+  const policy = policyOf(policies, user, d.log, ctx);
+  if (policy instanceof ProxyError) return policy;
   if (entry === null || endpoint === undefined)
     return new ProxyError("not_found", `${ctx.path} is not an Ollama endpoint`);
   const refused = wrongMethod(entry, ctx);
   if (refused !== undefined) return refused;
-  if (endpoint.kind === "local") return answer(d, endpoint.answer, req, res, ctx.path, user);
+  if (endpoint.kind === "local") return answer(d, endpoint.answer, req, res, ctx.path, { user, policy });
   if (endpoint.admin && user.role !== "admin")
     return new ProxyError("forbidden", `forbidden: ${ctx.path} needs an admin token`);
 
-  const config = d.config();
   if (endpoint.kind === "raw") {
     if (endpoint.cloud && !config.allowCloud) return cloudRefused(ctx.path);
     const target = routeRaw(d.fleet, req.headers);
     return target instanceof ProxyError ? target : forward(d, req, res, ctx, null, target);
   }
 
-  const body = await peekBody(req, {
+  const peeked = await peekBody(req, {
     keys: endpoint.keys,
     maxBytes: config.limits.maxBodyBytes,
     replayBytes: REPLAY_BYTES,
   });
-  if (body instanceof ProxyError) return body;
-  noteBody(ctx, body, req, config.logging.logBodies);
-  if (!config.allowCloud && isCloudModel(body.model)) return cloudRefused(body.model);
+  if (peeked instanceof ProxyError) return peeked;
+  noteBody(ctx, peeked, req, config.logging.logBodies);
+  if (!config.allowCloud && isCloudModel(peeked.model)) return cloudRefused(peeked.model);
 
-  // authorize — per-user policy goes here: may this user use body.model, now, with these options?
+  const body =
+    policies === null
+      ? peeked
+      : await authorize(policies, policy, endpoint, peeked, req, res, ctx, config.limits.maxBodyBytes);
+  if (body instanceof ProxyError) return body;
 
   const target = route(d.fleet, config, endpoint, body.model, req.headers);
   if (target instanceof ProxyError) return target;

@@ -9,6 +9,9 @@ import { rawErrorResponse } from "./http/respond.js";
 import type { Logger } from "./log/app-log.js";
 import { NO_TELEMETRY, type Telemetry } from "./observe/telemetry.js";
 import { createPipeline } from "./pipeline.js";
+import { createPolicies } from "./policy/policies.js";
+import { startUsageSnapshots } from "./policy/snapshot.js";
+import { readTokensToday } from "./policy/today.js";
 import { type Fleet, startFleet } from "./routing/fleet.js";
 import { type Auth, createAuth } from "./stages/authenticate.js";
 import type { Store } from "./store/open.js";
@@ -50,6 +53,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       log.warn({ err: err.message }, "could not reload users from the database; keeping the last list"),
   });
   const fleet = startFleet(config, log, opts.environ);
+  const policies = createPolicies(config);
+  // Today's token use survives a restart: read once from the request log, never per request.
+  policies.restore(readTokensToday(store.db, Date.now()), Date.now());
+  // What `users show` reads of the live counters (in flight, last minute), written off the request path.
+  const snapshots = startUsageSnapshots({
+    path: store.path,
+    read: policies.snapshot,
+    onError: (err) => log.warn({ err: err.message }, "could not write the policy usage snapshot"),
+  });
   const limits = () => config.limits;
   const ollama = createOllamaForwarder(fleet, limits, log);
   const external = createExternalForwarder({
@@ -65,6 +77,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const pipeline = createPipeline({
     auth,
+    policies,
     fleet,
     ollama,
     external,
@@ -121,6 +134,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       config = next;
       trusted = blockList(next.trustedProxies);
       fleet.reconfigure(next);
+      policies.reload(next);
+      // Requests are counted only under a policy: a quota defined by this reload starts from the log.
+      policies.restore(readTokensToday(store.db, Date.now()), Date.now());
       server.headersTimeout = next.limits.headersTimeoutMs;
       server.requestTimeout = next.limits.requestTimeoutMs;
       log.info(
@@ -148,6 +164,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ollama.close();
       external.close();
       fleet.close();
+      snapshots.close();
       auth.close();
     },
   };

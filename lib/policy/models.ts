@@ -1,3 +1,4 @@
+import type { Json } from "../json.js";
 import { normalizeModel } from "../model-name.js";
 
 /**
@@ -50,8 +51,6 @@ export function allowsModel(rules: ModelRules, model: string): boolean {
   }
   return false;
 }
-
-type Json = Record<string, unknown>;
 
 /** The listings a user sees, and where each names its models. */
 export type ListingKind = "tags" | "ps" | "models";

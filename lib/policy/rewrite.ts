@@ -1,4 +1,5 @@
 import type { PolicyOptions } from "../config/types.js";
+import { isObject, type Json } from "../json.js";
 import { goKeysFor } from "./go-keys.js";
 
 /**
@@ -44,8 +45,6 @@ function top(key: string, fill: boolean): Fields["predict"] {
   return { in: "top", key, fill };
 }
 
-type Json = Record<string, unknown>;
-
 /**
  * Applies `rules` to `body` in place for the endpoint at `path`; true when the body changed (it
  * must then be sent re-encoded). Clamping:
@@ -58,7 +57,7 @@ type Json = Record<string, unknown>;
  */
 export function rewriteBody(rules: PolicyOptions, path: string, body: unknown): boolean {
   const fields = ENDPOINTS.get(path);
-  if (fields === undefined || !isPlainObject(body)) return false;
+  if (fields === undefined || !isObject(body)) return false;
   let changed = false;
 
   const numCtxMax = fields.numCtx ? rules.numCtxMax : null;
@@ -68,15 +67,15 @@ export function rewriteBody(rules: PolicyOptions, path: string, body: unknown): 
     if (options === INVALID) return false;
     changed ||= options.changed;
     let o = body.options;
-    if (o !== undefined && o !== null && !isPlainObject(o)) return changed;
-    if (numCtxMax !== null && isPlainObject(o) && typeof o.num_ctx === "number" && o.num_ctx > numCtxMax) {
+    if (o !== undefined && o !== null && !isObject(o)) return changed;
+    if (numCtxMax !== null && isObject(o) && typeof o.num_ctx === "number" && o.num_ctx > numCtxMax) {
       o.num_ctx = numCtxMax;
       changed = true;
     }
     if (predictMax !== null && fields.predict?.in === "options") {
-      const v = isPlainObject(o) ? o.num_predict : undefined;
+      const v = isObject(o) ? o.num_predict : undefined;
       if (needsCap(v, predictMax, true)) {
-        if (!isPlainObject(o)) {
+        if (!isObject(o)) {
           o = {};
           body.options = o;
         }
@@ -155,12 +154,8 @@ function mergeOptions(values: unknown[]): Json | null | typeof INVALID {
   let merged: Json | null = null;
   for (const v of values) {
     if (v === null) merged = null;
-    else if (isPlainObject(v)) merged = { ...(merged ?? {}), ...v };
+    else if (isObject(v)) merged = { ...(merged ?? {}), ...v };
     else return INVALID;
   }
   return merged;
-}
-
-function isPlainObject(v: unknown): v is Json {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -4,6 +4,7 @@ import { ProxyError } from "../errors.js";
 import { sendJson, sendText } from "../http/respond.js";
 import { healthReport } from "../observe/health.js";
 import type { Telemetry } from "../observe/telemetry.js";
+import type { Policies, Policy } from "../policy/policies.js";
 import type { Fleet } from "../routing/fleet.js";
 import {
   fleetVersion,
@@ -20,6 +21,7 @@ import type { LocalAnswer } from "./endpoints.js";
 /** What the proxy's own answers are made from. */
 export interface AnswerDeps {
   readonly fleet: Fleet;
+  readonly policies: Policies;
   readonly telemetry: Telemetry;
   readonly startedAt: number;
   config(): Config;
@@ -31,9 +33,16 @@ type Reply =
   | { readonly status: number; readonly json: unknown }
   | { readonly status: number; readonly text: string; readonly type: string };
 
+/** The caller of an answer that needs a token, and the policy it is under (null: none). */
+export interface Caller {
+  readonly user: User;
+  readonly policy: Policy | null;
+}
+
 /**
  * The answers the proxy gives from its own state — `/`, version, health, metrics, the merged
- * listings, `/proxy/me` — with no upstream call. `user` is null on the public ones.
+ * listings, `/proxy/me` — with no upstream call. `caller` is null on the public ones; the
+ * listings show only what the caller's policy allows.
  */
 export async function answer(
   d: AnswerDeps,
@@ -41,9 +50,9 @@ export async function answer(
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
-  user: User | null,
+  caller: Caller | null,
 ): Promise<ProxyError | undefined> {
-  const reply = await build(d, kind, req, path, user);
+  const reply = await build(d, kind, req, path, caller);
   if (reply instanceof ProxyError) return reply;
   if ("json" in reply) sendJson(res, reply.status, reply.json);
   else sendText(res, reply.status, reply.text, reply.type);
@@ -54,9 +63,10 @@ async function build(
   kind: LocalAnswer,
   req: IncomingMessage,
   path: string,
-  user: User | null,
+  caller: Caller | null,
 ): Promise<Reply | ProxyError> {
   const config = d.config();
+  const policy = caller?.policy ?? null;
   switch (kind) {
     case "root":
       return { status: 200, text: "Ollama is running", type: "text/plain; charset=utf-8" };
@@ -75,11 +85,18 @@ async function build(
     case "metrics":
       return metrics(d, config, req);
     case "tags":
-      return { status: 200, json: tagsListing(config, d.fleet, new Date(d.startedAt).toISOString()) };
+      return {
+        status: 200,
+        json: d.policies.filterListing(
+          policy,
+          "tags",
+          tagsListing(config, d.fleet, new Date(d.startedAt).toISOString()),
+        ),
+      };
     case "ps":
-      return { status: 200, json: psListing(d.fleet) };
+      return { status: 200, json: d.policies.filterListing(policy, "ps", psListing(d.fleet)) };
     case "models":
-      return { status: 200, json: openaiModels(config, d.fleet) };
+      return { status: 200, json: d.policies.filterListing(policy, "models", openaiModels(config, d.fleet)) };
     case "model-info": {
       let name: string;
       try {
@@ -87,23 +104,26 @@ async function build(
       } catch {
         return new ProxyError("bad_request", `${path}: the model name is not valid percent-encoding`);
       }
-      const info = openaiModelInfo(config, d.fleet, name);
+      // A model the caller may not use is not there for it, as in its listings.
+      const info = d.policies.allows(policy, name) ? openaiModelInfo(config, d.fleet, name) : null;
       return info === null
         ? new ProxyError("model_not_found", `model "${name}" not found`)
         : { status: 200, json: info };
     }
-    case "me":
-      if (user === null) return new ProxyError("internal", "/proxy/me answered without a user");
+    case "me": {
+      if (caller === null) return new ProxyError("internal", "/proxy/me answered without a user");
+      const { user } = caller;
       return {
         status: 200,
         json: {
           name: user.name,
           role: user.role,
-          policy: null,
+          policy: policy?.name ?? null,
           expires_at: user.expiresAt === null ? null : new Date(user.expiresAt).toISOString(),
-          models: modelNames(config, d.fleet),
+          models: d.policies.filterNames(policy, modelNames(config, d.fleet)),
         },
       };
+    }
   }
 }
 
