@@ -28,16 +28,17 @@ export const REPLAY_BYTES = 1024 * 1024;
 /** The request handler: classify, then the stages in order, then one place that answers a refusal. */
 export function createPipeline(d: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    const { ctx, entry } = classify(req, d.trusted());
+    const { ctx, entry, badPath } = classify(req, d.trusted());
     res.setHeader("x-request-id", ctx.id);
     recordOnClose(res, ctx, d.telemetry, d.requestEnded);
+    if (hasBody(req)) watchBody(req, res, ctx, d.limits().bodyTimeoutMs);
     // A throw in a stage is a bug: it answers 500 (or cuts a response already started) and is
     // logged, instead of ending the process and every stream in it.
     const crash = (err: unknown) => {
       d.log.error({ err, requestId: ctx.id, path: ctx.path }, "request handler failed");
       failRequest(res, ctx, new ProxyError("internal", "internal error in ollama-proxy", { cause: err }));
     };
-    run(d, req, res, ctx, entry).then((refusal) => {
+    (badPath === null ? run(d, req, res, ctx, entry) : Promise.resolve(badPath)).then((refusal) => {
       if (refusal !== undefined) failRequest(res, ctx, refusal);
     }, crash);
   };
@@ -78,6 +79,9 @@ async function run(
 
   if (endpoint.kind === "raw") {
     if (endpoint.cloud && !config.allowCloud) return cloudRefused(ctx.path);
+    // A body on a method that takes none would reach the backend unframed: it is refused.
+    if (!BODY_METHODS.has(ctx.method) && hasBody(req))
+      return new ProxyError("bad_request", `${ctx.method} ${ctx.path} takes no request body`);
     const target = routeRaw(d.fleet, req.headers);
     return target instanceof ProxyError ? target : forward(d, req, res, ctx, null, target);
   }
@@ -103,6 +107,30 @@ async function run(
   // admit — the scheduler goes here: wait for a slot on one of the target's servers.
 
   return forward(d, req, res, ctx, body, target);
+}
+
+/** Methods whose requests carry a body to the backend (framed by its length or chunked). */
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
+
+/**
+ * A body that makes no progress for `ms` gets 408 (or, once an answer is under way, its
+ * connection cut): without it a slow upload holds a connection for the whole request timeout.
+ */
+function watchBody(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, ms: number): void {
+  req.setTimeout(ms, () => {
+    if (req.complete) return;
+    failRequest(
+      res,
+      ctx,
+      new ProxyError("request_timeout", `the request body made no progress for ${ms / 1000} s`),
+    );
+  });
+  req.once("end", () => req.setTimeout(0));
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers["content-length"];
+  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
 }
 
 /** What peek learned goes on the request's record: its model, its size, and its text when log_bodies asks. */

@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import { type AddressInfo, BlockList, type Socket } from "node:net";
 import type { Config } from "./config/types.js";
 import { ProxyError } from "./errors.js";
@@ -38,6 +38,26 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
   /** Requests being answered right now. */
   active(): number;
+}
+
+/** Pipelined requests a connection may have waiting behind an unfinished answer. */
+const MAX_QUEUED = 16;
+const queued = new WeakMap<Socket, number>();
+
+/**
+ * A pipelined request (its answer must wait for an earlier one on the same connection): Node
+ * parses and answers such requests into memory while the client reads nothing. Past
+ * MAX_QUEUED waiting answers the connection is closed; true when it was.
+ */
+function tooManyQueued(socket: Socket, res: ServerResponse): boolean {
+  const n = (queued.get(socket) ?? 0) + 1;
+  if (n > MAX_QUEUED) {
+    socket.destroy();
+    return true;
+  }
+  queued.set(socket, n);
+  res.once("socket", () => queued.set(socket, (queued.get(socket) ?? 1) - 1));
+  return false;
 }
 
 /** Starts the proxy: node:http with the request pipeline (lib/pipeline.ts); this file keeps listen, reload and drain. */
@@ -103,6 +123,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       noDelay: true,
     },
     (req, res) => {
+      if (res.socket === null && tooManyQueued(req.socket, res)) return;
       active++;
       pipeline(req, res);
     },

@@ -14,12 +14,13 @@ test("account and cloud endpoints and cloud models are refused by default", asyn
   });
   t.after(() => backend.close());
   const p = await startProxy(t, [backend]);
-  for (const [method, path] of [
-    ["POST", "/api/me"],
-    ["POST", "/api/signout"],
-    ["POST", "/api/experimental/web_search"],
+  const admin = { authorization: `Bearer ${p.adminToken}` };
+  for (const [method, path, headers] of [
+    ["POST", "/api/me", admin],
+    ["POST", "/api/signout", admin],
+    ["POST", "/api/experimental/web_search", p.auth],
   ] as const) {
-    const res = await fetch(`${p.url}${path}`, { method, headers: p.auth });
+    const res = await fetch(`${p.url}${path}`, { method, headers });
     assert.equal(res.status, 403, path);
     assert.match(((await res.json()) as { error: string }).error, /allow_cloud: false/);
   }
@@ -49,7 +50,10 @@ test("allow_cloud: true lets them through", async (t) => {
     p.auth,
   );
   assert.equal(r.status, 200);
-  const me = await fetch(`${p.url}/api/me`, { method: "POST", headers: p.auth });
+  const me = await fetch(`${p.url}/api/me`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${p.adminToken}` },
+  });
   assert.equal(me.status, 404, "forwarded: the fake Ollama has no /api/me");
   assert.deepEqual(
     backend.work().map((w) => w.path),

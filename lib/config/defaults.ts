@@ -45,6 +45,10 @@ export const DEFAULTS = {
     max_header_kb: 32,
     auth_failures_per_minute: 20,
     auth_block_seconds: 300,
+    // nginx's send_timeout: a client that reads nothing for this long is let go.
+    send_timeout_ms: 60_000,
+    // A request body that makes no progress for this long gets 408.
+    body_timeout_ms: 30_000,
   },
   metrics: {
     enabled: true,

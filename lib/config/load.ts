@@ -405,6 +405,8 @@ function build(raw: RawSection, env: string, file: string, cwd: string, warnings
       maxHeaderBytes: limits.max_header_kb * 1024,
       authFailuresPerMinute: limits.auth_failures_per_minute,
       authBlockSeconds: limits.auth_block_seconds,
+      sendTimeoutMs: limits.send_timeout_ms,
+      bodyTimeoutMs: limits.body_timeout_ms,
     },
     metrics: { enabled: metrics.enabled, token: metrics.token ?? null },
     trustedProxies: raw.trusted_proxies ?? DEFAULTS.trusted_proxies,

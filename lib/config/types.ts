@@ -75,6 +75,10 @@ export interface LimitsConfig {
   readonly maxHeaderBytes: number;
   readonly authFailuresPerMinute: number;
   readonly authBlockSeconds: number;
+  /** No progress writing to a client for this long closes its connection. */
+  readonly sendTimeoutMs: number;
+  /** No progress reading a request body for this long answers 408. */
+  readonly bodyTimeoutMs: number;
 }
 
 export interface MetricsConfig {

@@ -8,7 +8,7 @@ import { ProxyError } from "../errors.js";
 import type { PeekedBody } from "../http/body.js";
 import { bodyTooLarge } from "../http/body.js";
 import { responseHeaders } from "../http/headers.js";
-import { errorFrame, type Framing, failRequest, framingOf } from "../http/respond.js";
+import { errorFrame, type Framing, failRequest, framingOf, whenDrained } from "../http/respond.js";
 import type { Logger } from "../log/app-log.js";
 import type { Fleet } from "../routing/fleet.js";
 import type { ServerState } from "../routing/server-state.js";
@@ -16,8 +16,8 @@ import { nextCandidate } from "../routing/table.js";
 import {
   type Deadlines,
   describeFailure,
+  mayRetry,
   midStreamError,
-  neverReached,
   upstreamError,
   watchDeadlines,
 } from "./upstream.js";
@@ -30,6 +30,8 @@ export interface OllamaRequest {
   /** What peek read; null for a body streamed as it is (blob uploads). */
   readonly body: PeekedBody | null;
   readonly tiers: readonly (readonly ServerState[])[];
+  /** False for calls that change state: never sent again once they may have reached a server. */
+  readonly idempotent: boolean;
   readonly observer: ResponseObserver | null;
   /** Called once the chosen server's response head is in (model management refreshes its model list). */
   readonly onResponse: ((status: number, server: ServerState) => void) | null;
@@ -185,8 +187,9 @@ class Flight {
     const { res, ctx } = this.r;
     const server = phase.server;
     const status = proxyRes.statusCode ?? 502;
-    // Ollama answers 503 when its queue is full: another server may take the request.
-    if (status === 503 && this.canFailover(server)) {
+    // Ollama answers 503 when its queue is full: another server may take the request (which
+    // this one read: only inference is sent again).
+    if (status === 503 && this.r.idempotent && this.canFailover(server)) {
       proxyRes.resume();
       this.failover("answered 503 (queue full)");
       return;
@@ -213,7 +216,7 @@ class Flight {
     observer?.chunk(chunk);
     if (!res.write(chunk)) {
       proxyRes.pause();
-      res.once("drain", () => proxyRes.resume());
+      whenDrained(res, this.env.limits().sendTimeoutMs, (drained) => drained && proxyRes.resume());
     }
   }
 
@@ -236,8 +239,8 @@ class Flight {
       this.endEarly(phase, err);
       return;
     }
-    if (neverReached(err)) {
-      // Refused or cut before it could work on the request: another server may take it.
+    if (mayRetry(err, this.r.idempotent)) {
+      // Refused or cut before it could answer: another server may take it.
       if (this.failover(describeFailure(err))) return;
     } else if (phase.deadlines?.fired()?.deadline !== "first-byte") {
       // A server that took the request and did not answer in time may be working on it: it is

@@ -78,21 +78,27 @@ export function watchDeadlines(req: ClientRequest, limits: LimitsConfig, socket?
   };
 }
 
-/** Socket errors that mean the upstream never got to work on the request: safe to send elsewhere. */
-const NEVER_REACHED = new Set([
+/** Socket errors that mean the request never reached the upstream: there was no connection. */
+const NOT_CONNECTED = new Set([
   "ECONNREFUSED",
-  "ECONNRESET",
   "EHOSTUNREACH",
   "ENETUNREACH",
   "EAI_AGAIN",
   "ENOTFOUND",
-  "EPIPE",
   "ECONNECT_TIMEOUT",
 ]);
+/** The connection broke under the request: the upstream may have read it, but it did not answer. */
+const BROKEN = new Set(["ECONNRESET", "EPIPE"]);
 
-/** True when a request that failed this way before any response can go to another server. */
-export function neverReached(err: NodeJS.ErrnoException): boolean {
-  return NEVER_REACHED.has(err.code ?? "");
+/**
+ * True when a request that failed this way, before any response, may go to another server.
+ * A request that changes state (pull, push, create, copy, delete) is sent again only when it
+ * cannot have reached the first server, as nginx and Envoy do by default; inference may be
+ * repeated whenever the server did not answer.
+ */
+export function mayRetry(err: NodeJS.ErrnoException, idempotent: boolean): boolean {
+  const code = err.code ?? "";
+  return NOT_CONNECTED.has(code) || (idempotent && BROKEN.has(code));
 }
 
 const BAD_RESPONSE = new Set([

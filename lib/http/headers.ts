@@ -9,6 +9,9 @@ import type { BlockList } from "node:net";
 const DROP_REQUEST = new Set([
   "authorization",
   "proxy-authorization",
+  // Keys for other APIs (Anthropic's SDKs send x-api-key): never a backend's business.
+  "x-api-key",
+  "api-key",
   "cookie",
   "connection",
   "keep-alive",
@@ -19,10 +22,15 @@ const DROP_REQUEST = new Set([
   "upgrade",
   "expect",
   "x-ollama-proxy-server",
-  // set below, from what the proxy knows
+  // set below, from what the proxy knows (a client's own claims are replaced)
   "content-length",
   "x-request-id",
   "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "x-forwarded-port",
+  "x-real-ip",
+  "forwarded",
 ]);
 
 /** Hop-by-hop headers of a backend's response; Node writes its own framing. */
@@ -36,19 +44,27 @@ const DROP_RESPONSE = new Set([
   "te",
 ]);
 
+/** What the proxy knows about a request that its backend is told. */
+export interface Provenance {
+  readonly requestId: string;
+  /** The socket's peer (a trusted reverse proxy, or the client itself). */
+  readonly peer: string;
+  /** The client's address as the proxy determined it (through trusted proxies). */
+  readonly client: string;
+  readonly trusted: BlockList | null;
+  /** How the client reached the proxy. */
+  readonly proto: "http" | "https";
+  /** The body's length when the proxy holds it whole; null to keep the client's framing. */
+  readonly contentLength: number | null;
+}
+
 /**
  * The headers a client's request goes to a backend with: a new object holding what may cross
  * (http-proxy-3 copies `req.headers` into the upstream request). Building it fresh, rather
  * than deleting from the client's, keeps it a fast-mode object for that copy and for Node's
  * serialisation.
  */
-export function upstreamHeaders(
-  headers: IncomingHttpHeaders,
-  requestId: string,
-  peer: string,
-  trusted: BlockList | null,
-  contentLength: number | null,
-): IncomingHttpHeaders {
+export function upstreamHeaders(headers: IncomingHttpHeaders, p: Provenance): IncomingHttpHeaders {
   // Tokens named in Connection are hop-by-hop too ("Connection: X-Foo" drops X-Foo).
   const connection = headers.connection;
   const named =
@@ -65,14 +81,17 @@ export function upstreamHeaders(
   // Every body goes framed as the client's was: by its length, else chunked. Node frames a
   // body without either only for POST-like methods; for any other it would follow the head
   // raw on the keep-alive connection, where the backend reads it as the next request.
-  const length = contentLength ?? headers["content-length"];
+  const length = p.contentLength ?? headers["content-length"];
   if (length !== undefined) out["content-length"] = String(length);
   else if (headers["transfer-encoding"] !== undefined) out["transfer-encoding"] = "chunked";
-  out["x-request-id"] = requestId;
+  out["x-request-id"] = p.requestId;
   // Only a proxy we trust may tell us who the client is; anyone else's claim is replaced.
   const xff = headers["x-forwarded-for"];
   out["x-forwarded-for"] =
-    xff !== undefined && trusted !== null && isTrusted(trusted, peer) ? `${xff}, ${peer}` : peer;
+    xff !== undefined && p.trusted !== null && isTrusted(p.trusted, p.peer) ? `${xff}, ${p.peer}` : p.peer;
+  out["x-real-ip"] = p.client;
+  out["x-forwarded-proto"] = p.proto;
+  if (headers.host !== undefined) out["x-forwarded-host"] = headers.host;
   return out;
 }
 

@@ -27,6 +27,9 @@ export function sendText(
     ...headers,
     "content-length": Buffer.byteLength(text),
   };
+  // A body left unread (an endpoint that takes none, a refusal before it was read) ends the
+  // connection: it could not carry another request, and a slow body must not hold it open.
+  if (unreadBody(res.req)) head.connection = "close";
   res.writeHead(status, head);
   res.end(res.req.method === "HEAD" ? undefined : text);
 }
@@ -59,15 +62,73 @@ function unreadBody(req: IncomingMessage): boolean {
 
 /**
  * The one place an error becomes a response. Once headers are out, a second response is
- * impossible: the connection is torn down instead.
+ * impossible: the connection is torn down instead. A client still sending its body is let
+ * finish first (within bounds), so that it can read why: fetch, the ollama and openai
+ * clients write the whole body before they read, and get EPIPE instead of the answer when the
+ * connection closes under them (nginx's lingering close does the same).
  */
 export function sendError(res: ServerResponse, err: ProxyError, dialect: Dialect): void {
   if (res.headersSent) {
     res.destroy(err);
     return;
   }
-  const headers = unreadBody(res.req) ? { ...err.headers, connection: "close" } : err.headers;
-  sendJson(res, err.status, errorBody(err.message, err.code, dialect), headers);
+  const send = () => sendJson(res, err.status, errorBody(err.message, err.code, dialect), err.headers);
+  // A body that stopped coming (408) is not waited for.
+  if (unreadBody(res.req) && err.code !== "request_timeout") discardBody(res.req, send);
+  else send();
+}
+
+/** Longest the rest of a refused body is read and dropped before the answer goes anyway. */
+const LINGER_MS = 10_000;
+/** Most of a refused body read and dropped (the default max_body_mb); beyond it the answer goes and the connection closes. */
+const LINGER_BYTES = 64 * 1024 * 1024;
+
+/** Reads and drops the rest of a request body, then calls `then` (also when a bound is reached or the client left). */
+function discardBody(req: IncomingMessage, then: () => void): void {
+  let bytes = 0;
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    req.off("data", onData);
+    req.pause();
+    then();
+  };
+  const onData = (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (bytes > LINGER_BYTES) finish();
+  };
+  const timer = setTimeout(finish, LINGER_MS);
+  req.on("data", onData);
+  req.once("end", finish);
+  req.once("close", finish);
+  req.resume();
+}
+
+/**
+ * After a write the client's socket could not take: `then(true)` once it drains, `then(false)`
+ * if the response closes first. A client that takes nothing for `timeoutMs` is let go (nginx's
+ * send_timeout): its connection is destroyed, which ends the request upstream too.
+ */
+export function whenDrained(res: ServerResponse, timeoutMs: number, then: (drained: boolean) => void): void {
+  const stalled = setTimeout(
+    () => res.destroy(new Error(`the client read nothing for ${timeoutMs / 1000} s`)),
+    timeoutMs,
+  );
+  stalled.unref();
+  const drained = () => {
+    clearTimeout(stalled);
+    res.off("close", gone);
+    then(true);
+  };
+  const gone = () => {
+    clearTimeout(stalled);
+    res.off("drain", drained);
+    then(false);
+  };
+  res.once("drain", drained);
+  res.once("close", gone);
 }
 
 /** Answers a request with an error and records it on its context, for the request log. */

@@ -82,18 +82,15 @@ const TABLE = new Map<string, Entry>([
   ["/api/create", manage("create", ["model", "name"])],
   ["/api/copy", manage("copy", ["source"])],
   ["/api/delete", manage("delete", ["model", "name"], "DELETE")],
-  ["/api/me", { methods: ["GET", "POST"], endpoint: { kind: "raw", admin: false, cloud: true } }],
-  [
-    "/api/signout",
-    { methods: ["GET", "POST", "DELETE"], endpoint: { kind: "raw", admin: false, cloud: true } },
-  ],
+  // Ollama's account calls act with the server's own ollama.com identity: admins only, and only with allow_cloud.
+  ["/api/me", { methods: ["POST"], endpoint: { kind: "raw", admin: true, cloud: true } }],
+  ["/api/signout", { methods: ["POST"], endpoint: { kind: "raw", admin: true, cloud: true } }],
 ]);
 
 const BLOBS: Entry = { methods: ["HEAD", "POST"], endpoint: { kind: "raw", admin: true, cloud: false } };
-const CLOUD: Entry = {
-  methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-  endpoint: { kind: "raw", admin: false, cloud: true },
-};
+const CLOUD: Entry = { methods: ["GET", "POST"], endpoint: { kind: "raw", admin: false, cloud: true } };
+/** Ollama's older sign-out (`DELETE /api/user/keys/{key}`). */
+const USER_KEYS: Entry = { methods: ["DELETE"], endpoint: { kind: "raw", admin: true, cloud: true } };
 const MODEL_INFO: Entry = local("model-info", ["GET"]);
 
 /** The endpoint for a path (without query string), or null for a path Ollama does not serve. */
@@ -102,6 +99,7 @@ export function lookupEndpoint(path: string): Entry | null {
   if (exact !== undefined) return exact;
   if (path.startsWith("/api/blobs/")) return BLOBS;
   if (path.startsWith("/api/experimental/")) return CLOUD;
+  if (path.startsWith("/api/user/keys/")) return USER_KEYS;
   if (path.startsWith("/v1/models/")) return MODEL_INFO;
   return null;
 }
@@ -112,6 +110,7 @@ export function everyEndpoint(): readonly (readonly [string, Entry])[] {
     ...TABLE.entries(),
     ["/api/blobs/sha256:0", BLOBS],
     ["/api/experimental/x", CLOUD],
+    ["/api/user/keys/x", USER_KEYS],
     ["/v1/models/llama3", MODEL_INFO],
   ];
 }

@@ -59,13 +59,14 @@ export function forward(
     });
     return;
   }
-  req.headers = upstreamHeaders(
-    req.headers,
-    ctx.id,
-    req.socket.remoteAddress ?? "",
-    d.trusted(),
-    body?.kind === "whole" ? body.bytes : null,
-  );
+  req.headers = upstreamHeaders(req.headers, {
+    requestId: ctx.id,
+    peer: req.socket.remoteAddress ?? "",
+    client: ctx.address,
+    trusted: d.trusted(),
+    proto: "encrypted" in req.socket ? "https" : "http",
+    contentLength: body?.kind === "whole" ? body.bytes : null,
+  });
   const { fleet } = d;
   d.ollama.forward({
     req,
@@ -73,6 +74,7 @@ export function forward(
     ctx,
     body,
     tiers: target.tiers,
+    idempotent: !target.management,
     observer: body === null ? null : d.telemetry.observe(ctx),
     // After a successful pull, create or push, the server's model list is re-read once the response is over.
     onResponse: target.management

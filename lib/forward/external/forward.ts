@@ -133,7 +133,7 @@ export function createExternalForwarder(opts: {
       return fail(err);
     }
 
-    const sink = new ClientSink(res, ctx, host);
+    const sink = new ClientSink(res, ctx, host, limits.sendTimeoutMs);
     try {
       if (plan.kind === "pass") {
         await passThrough(up, sink, plan.dropUsage);

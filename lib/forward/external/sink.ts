@@ -1,8 +1,8 @@
-import { once } from "node:events";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { ExternalHostConfig } from "../../config/types.js";
 import type { RequestContext } from "../../context.js";
 import type { ProxyError } from "../../errors.js";
+import { whenDrained } from "../../http/respond.js";
 
 /** Response headers of a passed-through answer that mean something to the client; the rest (cookies, org ids) stay. */
 const PASS_HEADERS = /^(content-type|retry-after|retry-after-ms|x-ratelimit-[a-z-]+)$/;
@@ -16,12 +16,14 @@ export class ClientSink {
   readonly ctx: RequestContext;
   private readonly res: ServerResponse;
   private readonly host: ExternalHostConfig;
+  private readonly sendTimeoutMs: number;
   private errorText: ((e: ProxyError) => string | null) | null = null;
 
-  constructor(res: ServerResponse, ctx: RequestContext, host: ExternalHostConfig) {
+  constructor(res: ServerResponse, ctx: RequestContext, host: ExternalHostConfig, sendTimeoutMs: number) {
     this.res = res;
     this.ctx = ctx;
     this.host = host;
+    this.sendTimeoutMs = sendTimeoutMs;
   }
 
   started(): boolean {
@@ -51,7 +53,7 @@ export class ClientSink {
     this.ctx.tFirstChunk ??= performance.now();
     this.ctx.bytesOut += typeof data === "string" ? Buffer.byteLength(data) : data.length;
     if (!this.res.write(data)) {
-      await Promise.race([once(this.res, "drain"), once(this.res, "close")]);
+      await new Promise((resolve) => whenDrained(this.res, this.sendTimeoutMs, resolve));
     }
   }
 
