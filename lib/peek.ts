@@ -544,11 +544,14 @@ class Finder {
     if (i < end) {
       const words = this.wordView();
       let w = (i - this.wordsFrom) >> 2;
-      // Two words a step; the bytes then say which one it was.
-      for (; w + 1 < words.length; w += 2) {
-        const x = words[w]!;
-        const y = words[w + 1]!;
-        if ((((x - 0x20202020) & ~x) | ((y - 0x20202020) & ~y)) & 0x80808080) break;
+      // Four words a step; the bytes then say which one it was.
+      for (; w + 3 < words.length; w += 4) {
+        const a = words[w]!;
+        const b = words[w + 1]!;
+        const c = words[w + 2]!;
+        const d = words[w + 3]!;
+        const below = ((a - 0x20202020) & ~a) | ((b - 0x20202020) & ~b) | ((c - 0x20202020) & ~c);
+        if ((below | ((d - 0x20202020) & ~d)) & 0x80808080) break;
       }
       i = this.wordsFrom + w * 4;
     }

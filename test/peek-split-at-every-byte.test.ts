@@ -102,3 +102,38 @@ test("the long-string bodies split to the answers they should give", () => {
     error: "invalid JSON: control character in a string",
   });
 });
+
+test("a control character, quote or backslash is found at every position and memory alignment", () => {
+  // The scanner reads strings a 32-bit word at a time from the chunk's first aligned byte:
+  // move the interesting byte through a long string, and the chunk through the four alignments.
+  const placed = (text: string, offset: number) => {
+    const bytes = Buffer.from(text);
+    const room = Buffer.alloc(bytes.length + 8);
+    const at = offset + ((4 - (room.byteOffset & 3)) & 3);
+    bytes.copy(room, at);
+    return room.subarray(at, at + bytes.length);
+  };
+  const scan = (text: string, offset: number) => {
+    const s = new ModelScanner(["model"]);
+    s.push(placed(text, offset));
+    return s.finish();
+  };
+  for (let p = 0; p < 160; p++) {
+    for (let offset = 0; offset < 4; offset++) {
+      const before = "a".repeat(p);
+      const after = "b".repeat(200 - p);
+      const where = `at ${p}, alignment ${offset}`;
+      assert.deepEqual(
+        scan(`{"prompt":"${before}\u0001${after}","model":"m"}`, offset),
+        { error: "invalid JSON: control character in a string" },
+        where,
+      );
+      assert.deepEqual(scan(`{"prompt":"${before}\\"${after}","model":"m"}`, offset), { model: "m" }, where);
+      assert.deepEqual(
+        scan(`{"prompt":"${before}","model":"m","x":"${after}"}`, offset),
+        { model: "m" },
+        where,
+      );
+    }
+  }
+});
