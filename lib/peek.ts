@@ -25,6 +25,8 @@ enum S {
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const CONTROL_IN_STRING = "invalid JSON: control character in a string";
+/** A chunk shorter than this is read a byte at a time: a word view of it would cost more than it saves. */
+const MIN_WORDS_CHUNK = 512;
 /** Up to this many bytes are looked at in JavaScript before a native search is worth its call. */
 const WALK_BYTES = 48;
 
@@ -62,6 +64,16 @@ function foldKey(key: string): string {
   return key.replace(/[A-Z\u017f\u212a]/g, (c) =>
     c === "\u017f" ? "s" : c === "\u212a" ? "k" : c.toLowerCase(),
   );
+}
+
+/** Whether ASCII `bytes` spell `key` (lower case) regardless of case. */
+function sameFolded(bytes: readonly number[], key: string): boolean {
+  if (bytes.length !== key.length) return false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if ((b >= 0x41 && b <= 0x5a ? b + 0x20 : b) !== key.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /**
@@ -111,7 +123,7 @@ export class ModelScanner {
 
   constructor(keys: readonly string[]) {
     this.names = keys;
-    this.keys = keys.map(foldKey);
+    this.keys = keys.every((k) => /^[a-z]+$/.test(k)) ? keys : keys.map(foldKey);
     this.seen = keys.map(() => false);
     this.values = keys.map(() => null);
   }
@@ -389,11 +401,11 @@ export class ModelScanner {
   }
 
   private endString(): void {
-    const decoded = this.decode();
-    if (decoded === null) return;
     if (this.state === S.InKey) {
+      const k = this.keyIndex();
+      if (k === null) return;
       this.state = S.Colon;
-      this.current = this.keys.indexOf(foldKey(decoded));
+      this.current = k;
       if (this.current === -1) return;
       if (this.seen[this.current]) {
         this.fail(
@@ -404,6 +416,8 @@ export class ModelScanner {
       this.seen[this.current] = true;
       return;
     }
+    const decoded = this.decode();
+    if (decoded === null) return;
     // "\ud83d" alone parses, but is no text: Ollama (Go) would read it as U+FFFD, a different
     // name from the one we would route by, and it cannot be written to the log as UTF-8.
     if (LONE_SURROGATE.test(decoded)) {
@@ -440,6 +454,19 @@ export class ModelScanner {
     if (ended) this.fail(`${this.names[0]} is required`);
   }
 
+  /**
+   * Which of `keys` the key just read is, -1 for none, null when it is not valid text. A plain
+   * ASCII key (nearly every key) is compared byte by byte, case-folded, without decoding it.
+   */
+  private keyIndex(): number | null {
+    const bytes = this.buf;
+    if (!this.hasEscape && bytes.every((b) => b < 0x80)) {
+      return this.keys.findIndex((key) => sameFolded(bytes, key));
+    }
+    const decoded = this.decode();
+    return decoded === null ? null : this.keys.indexOf(foldKey(decoded));
+  }
+
   private decode(): string | null {
     let text: string;
     try {
@@ -469,7 +496,7 @@ class Finder {
   private static readonly BRACKETS = [0x7b, 0x7d, 0x5b, 0x5d]; // { } [ ], in slots 2..5
   private static readonly CONTROL = 6;
   private readonly buf: Buffer;
-  private readonly at = new Int32Array(7).fill(-1);
+  private readonly at = [-1, -1, -1, -1, -1, -1, -1];
   /** The chunk as 32-bit words from its first 4-byte-aligned byte (a Uint32Array needs alignment). */
   private words: Uint32Array | null = null;
   private readonly wordsFrom: number;
@@ -503,11 +530,13 @@ class Finder {
   stringStop(from: number, to: number): number {
     const buf = this.buf;
     let i = from;
-    for (; i < to && ((i - this.wordsFrom) & 3) !== 0; i++) {
+    // Most strings are short (keys, roles, words): bytes first, then words to a boundary.
+    const bytes = Math.min(to, from + 16);
+    for (; i < bytes || (i < to && ((i - this.wordsFrom) & 3) !== 0); i++) {
       const c = buf[i]!;
       if (c === QUOTE || c === BACKSLASH || c < 0x20) return i;
     }
-    if (i < to) {
+    if (i < to && this.buf.length >= MIN_WORDS_CHUNK) {
       const words = this.wordView();
       let w = (i - this.wordsFrom) >> 2;
       const last = (to - this.wordsFrom) >> 2;
@@ -541,7 +570,7 @@ class Finder {
     const end = buf.length;
     let i = from;
     for (; i < end && ((i - this.wordsFrom) & 3) !== 0; i++) if (buf[i]! < 0x20) return i;
-    if (i < end) {
+    if (i < end && buf.length >= MIN_WORDS_CHUNK) {
       const words = this.wordView();
       let w = (i - this.wordsFrom) >> 2;
       // Four words a step; the bytes then say which one it was.
