@@ -22,6 +22,17 @@ type ScannerClass = new (keys: readonly string[]) => Scanner;
 const CHUNK = 64 * 1024; // what a socket read hands over
 const RUNS = 15;
 
+const SMALL_CHAT = {
+  model: "qwen2.5:7b-instruct",
+  messages: [
+    { role: "system", content: "You are a helpful assistant." },
+    { role: "user", content: "Write a haiku about GPUs." },
+  ],
+  stream: true,
+  temperature: 0.2,
+  max_tokens: 256,
+};
+
 function bodies(): { name: string; body: Buffer }[] {
   const image = randomBytes(7.5 * 1024 * 1024).toString("base64"); // 10 MB of base64
   const messages = Array.from({ length: 40_000 }, (_, i) => ({
@@ -115,6 +126,26 @@ async function main(): Promise<void> {
         `${name.padEnd(32)} ${`${mb.toFixed(1)} MB`.padStart(8)}  ${`${min.toFixed(0)}`.padStart(8)}  ${`${med.toFixed(0)}`.padStart(8)}  µs/MB  ${path}`,
       );
     }
+  }
+  // Most requests are small: what one costs, per request.
+  const small = Buffer.from(JSON.stringify(SMALL_CHAT));
+  for (const { path, Scanner } of scanners) {
+    const batch = () => {
+      const start = process.cpuUsage();
+      for (let i = 0; i < 20_000; i++) {
+        const s = new Scanner(["model"]);
+        s.push(small);
+        if (s.finish) s.finish();
+        else s.result?.();
+      }
+      const used = process.cpuUsage(start);
+      return ((used.user + used.system) * 1000) / 20_000;
+    };
+    batch(); // warm up
+    const runs = Array.from({ length: 7 }, batch);
+    console.log(
+      `${"small chat body".padEnd(32)} ${`${small.length} B`.padStart(8)}  ${(Math.min(...runs) / 1000).toFixed(2).padStart(8)}  ${(median(runs) / 1000).toFixed(2).padStart(8)}  µs/request  ${path}`,
+    );
   }
   const image = all[1]!.body;
   const recv = await receiveTimes(image);

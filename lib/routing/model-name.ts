@@ -39,6 +39,12 @@ const PARTS: Record<Part, { label: string; max: number; punctuation: string; all
 /** What Go's strings.TrimSpace removes: unicode.IsSpace, which differs from JavaScript's trim(). */
 const GO_SPACE = "[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
 const GO_TRIM = new RegExp(`^${GO_SPACE}+|${GO_SPACE}+$`, "g");
+/**
+ * The shape nearly every request uses — model[:tag], nothing to trim — is checked in one step;
+ * with "cloud" or "local" in it, the source suffix rules need the full path.
+ */
+const SIMPLE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,79})?$/;
+const SOURCE_WORD = /cloud|local/i;
 /** RFC 3986's scheme; Ollama takes whatever stands before "://", which may be no text at all. */
 const SCHEME = /^(?:[A-Za-z][A-Za-z0-9+.-]*)?$/;
 
@@ -51,6 +57,7 @@ const SCHEME = /^(?:[A-Za-z][A-Za-z0-9+.-]*)?$/;
  * back empty: the caller says which key is missing.
  */
 export function checkModelName(raw: string): ModelNameCheck {
+  if (SIMPLE.test(raw) && !SOURCE_WORD.test(raw)) return { name: raw };
   const name = respellSuffix(raw.replace(GO_TRIM, ""));
   if (name === "") return { name };
   const base = sourceBase(name);
