@@ -163,7 +163,7 @@ try {
  * flush, with the request log on, per request.
  */
 async function doneCost(mode: Mode, n: number): Promise<number> {
-  const { createTelemetry } = await import("../lib/telemetry.js");
+  const { createTelemetry } = await import("../lib/observe/telemetry.js");
   const { createAppLog } = await import("../lib/log/app-log.js");
   const { newContext } = await import("../lib/context.js");
   const sub = mkdtempSync(join(dir, "done-"));

@@ -1,5 +1,4 @@
-import type { ServerResponse } from "node:http";
-import { type Dialect, type ProxyError, sendError } from "./errors.js";
+import type { Dialect, ErrorCode } from "./errors.js";
 import type { User } from "./store/users.js";
 
 /**
@@ -35,18 +34,10 @@ export interface RequestContext {
   usage: Usage | null;
   /** The request body as text (its first BODY_LOG_BYTES), only when logging.log_bodies is on. */
   requestBody: string | null;
-  /** ProxyError code or upstream error code, when it failed. */
-  errorCode: string | null;
+  /** Why it failed, when it did (a ProxyError's code, or how the upstream failed mid-response). */
+  errorCode: ErrorCode | null;
   errorMessage: string | null;
   clientAborted: boolean;
-}
-
-/** Answers a request with an error and records it on its context, for the request log. */
-export function failRequest(res: ServerResponse, ctx: RequestContext, err: ProxyError): void {
-  ctx.status = err.status;
-  ctx.errorCode = err.code;
-  ctx.errorMessage = err.message;
-  sendError(res, err, ctx.dialect);
 }
 
 /** How much of a request or response body `logging.log_bodies` puts in the app log. */
@@ -56,6 +47,13 @@ export const BODY_LOG_BYTES = 64 * 1024;
 export function bodyForLog(chunks: readonly Buffer[], total: number): string {
   const head = Buffer.concat(chunks, Math.min(total, BODY_LOG_BYTES)).toString("utf8");
   return total > BODY_LOG_BYTES ? `${head}… (${total} bytes in all)` : head;
+}
+
+/** Sees every response chunk as it passes (the usage tap); never holds on to it. */
+export interface ResponseObserver {
+  chunk(data: Buffer): void;
+  /** The response is over; `error` is set when it ended early. */
+  end(error: string | null): void;
 }
 
 /** What a backend or provider reported about the work it did. */

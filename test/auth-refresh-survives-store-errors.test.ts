@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createAuth } from "../lib/auth.js";
+import { createAuth } from "../lib/stages/authenticate.js";
 import { openStore } from "../lib/store/open.js";
 import { tempDir } from "./helpers.js";
 

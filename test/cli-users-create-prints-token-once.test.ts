@@ -53,6 +53,7 @@ test("--json: one object with the token and the user, nothing else printed", asy
     "expires_at",
     "last_used_at",
     "name",
+    "policy",
     "role",
     "token",
     "token_prefix",

@@ -41,13 +41,14 @@ test("neither the human nor the JSON listing contains a token or its hash", asyn
   }
 
   const lines = human.out.split("\n");
-  assert.match(lines[0]!, /^NAME\s+ROLE\s+ACTIVE\s+TOKEN\s+EXPIRES\s+LAST USED\s+CREATED$/);
+  assert.match(lines[0]!, /^NAME\s+ROLE\s+POLICY\s+ACTIVE\s+TOKEN\s+EXPIRES\s+LAST USED\s+CREATED$/);
   assert.equal(lines.length, 4);
   const row = (name: string) => lines.find((l) => l.startsWith(`${name} `))!.split(/\s{2,}/);
-  assert.deepEqual(row("alice").slice(0, 4), ["alice", "user", "no", `${tokens[0]!.slice(0, 12)}…`]);
-  assert.deepEqual(row("root").slice(0, 3), ["root", "admin", "yes"]);
-  assert.match(row("root")[4]!, /^\d{4}-\d\d-\d\d \d\d:\d\d$/, "root expires");
-  assert.equal(row("alice")[4], "-", "alice never expires");
+  // POLICY is "-": this config defines no policies.
+  assert.deepEqual(row("alice").slice(0, 5), ["alice", "user", "-", "no", `${tokens[0]!.slice(0, 12)}…`]);
+  assert.deepEqual(row("root").slice(0, 4), ["root", "admin", "-", "yes"]);
+  assert.match(row("root")[5]!, /^\d{4}-\d\d-\d\d \d\d:\d\d$/, "root expires");
+  assert.equal(row("alice")[5], "-", "alice never expires");
 
   const listed = JSON.parse(json.out) as Record<string, unknown>[];
   assert.deepEqual(
@@ -65,6 +66,7 @@ test("neither the human nor the JSON listing contains a token or its hash", asyn
       "expires_at",
       "last_used_at",
       "name",
+      "policy",
       "role",
       "token_prefix",
     ]);

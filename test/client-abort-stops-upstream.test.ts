@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";
+import { startLoggedProxy } from "./fixtures/logged-proxy.js";
 import { startProxy, type TestProxy, waitFor } from "./helpers.js";
 
 // A client that goes away mid-generation must stop the generation: Ollama only stops
@@ -100,4 +101,36 @@ test("a client that leaves before the first byte also aborts the upstream reques
   await waitFor("the request to reach the backend", () => backend.inProgress() === 1, WITHIN_MS);
   req.destroy();
   await settled(proxy, backend, 1);
+});
+
+test("a client leaving mid-stream is logged as a client abort, and the backend is not blamed", async (t) => {
+  const backend = await startFakeOllama({ name: "gpu", behaviour: LONG });
+  t.after(() => backend.close());
+  const p = await startLoggedProxy(t, [backend]);
+  const server = p.server.fleet.servers()[0]!;
+
+  await new Promise<void>((resolve, reject) => {
+    const req = request(`${p.url}/api/generate`, { method: "POST", headers: p.auth });
+    req.on("response", (res) => {
+      let chunks = 0;
+      res.on("data", () => {
+        if (++chunks === 3) {
+          req.destroy();
+          resolve();
+        }
+      });
+    });
+    req.on("error", () => {});
+    req.end(JSON.stringify({ model: "llama3", prompt: "long" }));
+    setTimeout(() => reject(new Error("no chunks")), 5000).unref();
+  });
+  await waitFor("the backend to see its request aborted", () => backend.aborted() === 1, WITHIN_MS);
+  assert.equal(backend.inProgress(), 0);
+  assert.equal(server.inFlight, 0);
+  assert.equal(server.health, "up", "a client leaving is not the backend's fault");
+
+  const [row] = await p.waitForRows(1);
+  assert.equal(row?.client_aborted, 1);
+  assert.equal(row?.error_code, null);
+  assert.equal(row?.server, "gpu");
 });

@@ -41,6 +41,7 @@ test("the original's example config loads unchanged for production", (t) => {
   );
   assert.ok(config.models.memoryPatterns[0]!.regex.test("mistral-7b-instruct"));
   assert.equal(config.database, join(cwd, "db/production.sqlite3"));
+  assert.equal(config.policies, null, "no policies: every user unlimited, as in the original");
 });
 
 test("the undefined anthropic assignment is a warning naming its path, not an error", (t) => {

@@ -174,17 +174,10 @@ test("malformed OpenAI requests for an openai-hosted model: 400 before anything 
   assert.equal(ok.choices[0]!.message.content, x.fake.answers[0]!.text);
 });
 
-test("a body over max_body_mb for an external model: 413, even past the part the peek stage keeps", async (t) => {
-  // 2 MB allowed: the peek stage keeps the first 1 MB, the external forwarder reads the rest and counts on.
-  const x = await startExternal(t, "openai", { extra: { limits: { max_body_mb: 2 } } });
-  const big = Buffer.from(
-    JSON.stringify({ model: x.model, messages: [{ role: "user", content: "x".repeat(2_500_000) }] }),
-  );
-  const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request(`${x.url}/api/chat`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${x.userToken}` },
-    });
+/** Sends `big` chunked (no length, so only counting can find its size) and reads the answer. */
+function uploadChunked(url: string, token: string, big: Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: "POST", headers: { authorization: `Bearer ${token}` } });
     req.on("response", (res) => {
       let text = "";
       res.setEncoding("utf8");
@@ -197,11 +190,28 @@ test("a body over max_body_mb for an external model: 413, even past the part the
     req.on("error", (err: NodeJS.ErrnoException) => {
       if (err.code !== "EPIPE" && err.code !== "ECONNRESET") reject(err);
     });
-    // Sent in pieces without a length, so only counting can find the size.
     for (let i = 0; i < big.length; i += 64 * 1024) req.write(big.subarray(i, i + 64 * 1024));
     req.end();
   });
-  assert.equal(status, 413);
-  assert.match((JSON.parse(body) as { error: string }).error, /larger than 2 MB/);
-  assert.equal(x.fake.received.length, 0);
+}
+
+test("an external model's chunked body is counted once: 1.5 MB under a 2 MB limit goes through, 2.5 MB gets 413", async (t) => {
+  // The peek stage reads the first 1 MB, puts it back, and the external forwarder reads the
+  // whole body from the stream: those first bytes must not be counted twice.
+  const x = await startExternal(t, "openai", { extra: { limits: { max_body_mb: 2 } } });
+  const bodyOf = (bytes: number) =>
+    Buffer.from(JSON.stringify({ model: x.model, messages: [{ role: "user", content: "x".repeat(bytes) }] }));
+
+  const under = await uploadChunked(`${x.url}/api/chat`, x.userToken, bodyOf(1_500_000));
+  assert.equal(under.status, 200, under.body);
+  assert.equal(x.fake.received.length, 1);
+  assert.equal(
+    (x.fake.received[0]!.body as { messages: { content: string }[] }).messages[0]!.content.length,
+    1_500_000,
+  );
+
+  const over = await uploadChunked(`${x.url}/api/chat`, x.userToken, bodyOf(2_500_000));
+  assert.equal(over.status, 413);
+  assert.match((JSON.parse(over.body) as { error: string }).error, /larger than 2 MB/);
+  assert.equal(x.fake.received.length, 1, "the provider never got the body over the limit");
 });

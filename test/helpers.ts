@@ -8,7 +8,8 @@ import { main } from "../lib/cli/main.js";
 import { loadConfig } from "../lib/config/load.js";
 import type { Config } from "../lib/config/types.js";
 import { type Logger, silentLog } from "../lib/log/app-log.js";
-import { type RunningServer, startServer, type Telemetry } from "../lib/server.js";
+import type { Telemetry } from "../lib/observe/telemetry.js";
+import { type RunningServer, startServer } from "../lib/server.js";
 import { openStore, type Store } from "../lib/store/open.js";
 import type { FakeOllama } from "./fixtures/fake-ollama.js";
 

@@ -125,3 +125,30 @@ test("an admin's blob upload and create land on the same server", async (t) => {
   assert.equal(a.work()[1]?.body.length, 3000);
   assert.equal(b.work().length, 0);
 });
+
+test("a fan-out body is read whole within max_body_mb, and refused with 413 past it", async (t) => {
+  const a = await startFakeOllama({ name: "a", models: [{ name: "llama3:latest" }] });
+  const b = await startFakeOllama({ name: "b", models: [{ name: "llama3:latest" }] });
+  t.after(() => Promise.all([a.close(), b.close()]));
+  const p = await startProxy(t, [a, b], { extra: { limits: { max_body_mb: 2 } } });
+  const auth = { authorization: `Bearer ${p.adminToken}` };
+  const copy = (padding: number) =>
+    post(
+      `${p.url}/api/copy`,
+      { source: "llama3", destination: "llama3-copy", note: "x".repeat(padding) },
+      auth,
+    );
+
+  // Over 1 MB the peek stage stops keeping the body; the fan-out reads the rest itself.
+  const large = await copy(1_500_000);
+  assert.equal(large.status, 200, large.text);
+  assert.deepEqual(
+    [a, b].map((f) => f.work().map((w) => w.body.length)),
+    [[1_500_057], [1_500_057]],
+  );
+
+  const over = await copy(2_500_000);
+  assert.equal(over.status, 413);
+  assert.deepEqual(over.body, { error: "request body is larger than 2 MB" });
+  assert.equal(a.work().length + b.work().length, 2, "nothing more reached a server");
+});

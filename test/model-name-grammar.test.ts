@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { checkModelName } from "../lib/routing/model-name.js";
+import { checkModelName } from "../lib/model-name.js";
 
 // Ollama's model-name grammar (types/model/name.go): [scheme://][host/][namespace/]model[:tag],
 // with a ":cloud"/":local" source suffix (internal/modelref). Whatever Ollama accepts is

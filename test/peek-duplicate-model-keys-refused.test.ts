@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
-import { lookupEndpoint } from "../lib/endpoints.js";
-import { ModelScanner } from "../lib/peek.js";
+import { lookupEndpoint } from "../lib/stages/endpoints.js";
+import { ModelScanner } from "../lib/stages/peek.js";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";
 import { post, startProxy } from "./helpers.js";
 

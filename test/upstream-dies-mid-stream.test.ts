@@ -36,7 +36,7 @@ test('NDJSON: the stream ends with an {"error"} line after the chunks that arriv
   );
   assert.equal(lines.length, 3);
   assert.deepEqual(Object.keys(lines[2]!), ["error"]);
-  assert.match(lines[2]!.error as string, /^upstream server stopped mid-response \(gpu1: /);
+  assert.match(lines[2]!.error as string, /^gpu1 stopped mid-response \(connection lost\)$/);
 });
 
 test("the ollama client raises the in-band error instead of hanging", async (t) => {
@@ -54,7 +54,7 @@ test("the ollama client raises the in-band error instead of hanging", async (t) 
     })) {
       text += part.message.content;
     }
-  }, /upstream server stopped mid-response/);
+  }, /gpu1 stopped mid-response/);
   assert.equal(text, "w0 w1 ");
 });
 
@@ -75,7 +75,7 @@ test("SSE: the stream ends with an error event the openai SDK raises", async (t)
   const { error } = JSON.parse(events[2]!.slice("data: ".length)) as {
     error: { message: string; type: string; code: string };
   };
-  assert.match(error.message, /^upstream server stopped mid-response \(gpu1: /);
+  assert.match(error.message, /^gpu1 stopped mid-response \(connection lost\)$/);
   assert.equal(error.type, "server_error");
   assert.equal(error.code, "upstream_stream_error");
 
@@ -92,30 +92,42 @@ test("SSE: the stream ends with an error event the openai SDK raises", async (t)
       });
       for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
     },
-    (err: unknown) =>
-      err instanceof OpenAI.APIError && /upstream server stopped mid-response/.test(err.message),
+    (err: unknown) => err instanceof OpenAI.APIError && /gpu1 stopped mid-response/.test(err.message),
   );
   assert.equal(text, "w0 w1 ");
 });
 
-test("a backend that goes silent mid-stream is cut off after the idle timeout", async (t) => {
-  const backend = await startFakeOllama({ name: "gpu1", behaviour: { chunks: 5, stallAfterChunks: 1 } });
+test("a backend that goes silent mid-stream is cut off after the idle timeout, in-band, and its request closed", async (t) => {
+  const backend = await startFakeOllama({ name: "gpu1", behaviour: { chunks: 10, stallAfterChunks: 2 } });
   t.after(() => backend.close());
   const proxy = await startProxy(t, [backend], { extra: { limits: { upstream_idle_timeout_ms: 300 } } });
 
-  const res = await fetch(`${proxy.url}/api/generate`, {
+  const res = await fetch(`${proxy.url}/api/chat`, {
     method: "POST",
     headers: proxy.auth,
-    body: '{"model":"llama3","prompt":"hi"}',
+    body: '{"model":"llama3","messages":[{"role":"user","content":"x"}]}',
     signal: DEADLINE.signal(),
   });
+  assert.equal(res.status, 200);
   const lines = (await res.text())
     .trimEnd()
     .split("\n")
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  assert.equal(lines.length, 2);
-  assert.equal(lines[0]!.response, "w0 ");
-  assert.match(lines[1]!.error as string, /^upstream server stopped mid-response \(gpu1: .+\)$/);
+  assert.equal(lines.length, 3);
+  assert.equal(lines[2]!.error, "gpu1 stopped mid-response (no data for 0.3 s)");
+  await waitFor("the upstream socket to be closed", () => backend.inProgress() === 0);
+  assert.equal(backend.aborted(), 1);
+
+  // A silent stream is not a dead server: it stays up, and the ollama client raises the error
+  // after the chunks that did arrive.
+  assert.equal(proxy.server.fleet.servers()[0]!.health, "up");
+  const ollama = new Ollama({ host: proxy.url, headers: proxy.auth });
+  let got = "";
+  await assert.rejects(async () => {
+    for await (const part of await ollama.generate({ model: "llama3", prompt: "x", stream: true }))
+      got += part.response;
+  }, /gpu1 stopped mid-response \(no data for 0\.3 s\)/);
+  assert.equal(got, "w0 w1 ");
 });
 
 test("a non-streamed body cut short ends the client's response with an error, not a hang", async (t) => {

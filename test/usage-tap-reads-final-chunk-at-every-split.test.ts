@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { newContext, type RequestContext } from "../lib/context.js";
-import { MAX_BODY, MAX_STREAM_LINE, UsageTap } from "../lib/usage.js";
+import { MAX_BODY, MAX_STREAM_LINE, UsageTap } from "../lib/observe/usage-tap.js";
 
 // The tap must read the same counts however the response bytes are cut into chunks.
 

@@ -1,5 +1,5 @@
 import { loadConfig } from "../config/load.js";
-import type { HealthReport } from "../health.js";
+import type { HealthReport } from "../observe/health.js";
 import type { Io } from "./io.js";
 
 /**

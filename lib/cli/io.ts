@@ -1,7 +1,12 @@
+/** A terminal or pipe a command reads from (login's token); a TTY has setRawMode. */
+export type Input = NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(raw: boolean): unknown };
+
 /** Where a command writes; tests pass their own to read what a command printed. */
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** Where a command reads input; absent: the process's stdin. */
+  stdin?: Input;
 }
 
 export const processIo: Io = {

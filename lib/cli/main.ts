@@ -2,8 +2,10 @@ import yargs from "yargs";
 import { VERSION } from "../version.js";
 import { configOptions } from "./common.js";
 import { configCommand } from "./config.js";
+import { connectCommand } from "./connect.js";
 import { health } from "./health.js";
 import { CliError, EXIT, type Io, processIo } from "./io.js";
+import { loginCommand, logoutCommand, whoamiCommand } from "./login.js";
 import { route } from "./route.js";
 import { serve } from "./serve.js";
 import { usage } from "./usage.js";
@@ -38,7 +40,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
           .option("port", { type: "number", describe: "listen on this port instead of proxy_port" }),
       (a) => run(serve(a, io)),
     )
-    .command("users", "create, list, deactivate, activate, delete and rotate users", (y) =>
+    .command("users", "create, list, show, set, deactivate, activate, delete and rotate users", (y) =>
       usersCommand(y, io),
     )
     .command("config", "check the configuration file", (y) => configCommand(y, io))
@@ -75,6 +77,10 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
           .option("json", { type: "boolean", default: false }),
       (a) => run(Promise.resolve(usage(a, io))),
     )
+    .command(loginCommand(io))
+    .command(logoutCommand(io))
+    .command(whoamiCommand(io))
+    .command(connectCommand(io))
     .demandCommand(1, "name a command (see --help)")
     .fail((msg, err) => {
       throw err ?? new CliError(msg, EXIT.usage);

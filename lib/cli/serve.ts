@@ -1,8 +1,8 @@
 import { ConfigError, loadConfig } from "../config/load.js";
 import type { Config } from "../config/types.js";
 import { type AppLog, AppLogError, createAppLog } from "../log/app-log.js";
+import { createTelemetry } from "../observe/telemetry.js";
 import { startServer } from "../server.js";
-import { createTelemetry } from "../telemetry.js";
 import { VERSION } from "../version.js";
 import { actAsDataOwner, loadOrFail, openOrFail } from "./common.js";
 import { CliError, type Io } from "./io.js";

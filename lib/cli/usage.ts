@@ -1,5 +1,5 @@
 import { parseDuration } from "../duration.js";
-import { normalizeModel } from "../routing/model-name.js";
+import { normalizeModel } from "../model-name.js";
 import type { Store } from "../store/open.js";
 import { type ConfigArgs, loadOrFail, openOrFail } from "./common.js";
 import { CliError, EXIT, type Io } from "./io.js";

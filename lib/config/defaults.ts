@@ -52,6 +52,11 @@ export const DEFAULTS = {
   },
   trusted_proxies: [] as string[],
   allow_cloud: false,
+  // A policy without `models` allows every model; one without `weight` gets an equal share.
+  policy: {
+    models: ["*"],
+    weight: 1,
+  },
 } as const;
 
 /** The defaults that differ by environment: production listens on all interfaces and logs to /var/log. */

@@ -4,9 +4,18 @@ import { resolve } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 import { parseDocument } from "yaml";
 import schema from "../../schema/ollama-proxy.schema.json" with { type: "json" };
-import { normalizeModel } from "../routing/model-name.js";
+import { isObject } from "../json.js";
+import { normalizeModel } from "../model-name.js";
 import { DEFAULTS, environmentDefaults } from "./defaults.js";
-import type { Config, ExternalHostConfig, MemoryPattern, ServerConfig } from "./types.js";
+import { isKeepAlive, POLICY_NAME, POLICY_NAME_RULE, patternProblem } from "./policy-syntax.js";
+import type {
+  Config,
+  ExternalHostConfig,
+  MemoryPattern,
+  PolicyConfig,
+  PolicyOptions,
+  ServerConfig,
+} from "./types.js";
 
 /** A config file that cannot be used; `problems` holds one `path: message` line each. */
 export class ConfigError extends Error {
@@ -73,7 +82,7 @@ export function loadConfig(opts: LoadOptions = {}): Loaded {
     );
   }
   const root: unknown = doc.toJS();
-  if (!isPlainObject(root)) {
+  if (!isObject(root)) {
     throw new ConfigError(file, [`${file}: must be a mapping of environment names to sections`]);
   }
   // Own keys only: "toString" or "__proto__" is not a section of the file.
@@ -110,12 +119,12 @@ export function loadConfig(opts: LoadOptions = {}): Loaded {
  * their problems are reported along with the schema's.
  */
 function checkValues(section: unknown, env: string, problems: string[]): void {
-  if (!isPlainObject(section)) return;
+  if (!isObject(section)) return;
   const mc = section["model_config"];
-  const patterns = isPlainObject(mc) ? mc["memory_patterns"] : undefined;
+  const patterns = isObject(mc) ? mc["memory_patterns"] : undefined;
   if (Array.isArray(patterns)) {
     for (const [i, p] of patterns.entries()) {
-      const source = isPlainObject(p) ? p["pattern"] : undefined;
+      const source = isObject(p) ? p["pattern"] : undefined;
       if (typeof source !== "string") continue;
       try {
         new RegExp(source, "i");
@@ -142,13 +151,15 @@ function checkValues(section: unknown, env: string, problems: string[]): void {
     }
   }
 
+  checkPolicies(section["policies"], env, problems);
+
   // Servers and external hosts are named by key and by `name`: each label must be one target's.
   const seen = new Map<string, string>();
   for (const group of ["servers", "external_hosts"]) {
     const targets = section[group];
-    if (!isPlainObject(targets)) continue;
+    if (!isObject(targets)) continue;
     for (const [key, t] of Object.entries(targets)) {
-      const name = isPlainObject(t) && typeof t["name"] === "string" ? t["name"] : key;
+      const name = isObject(t) && typeof t["name"] === "string" ? t["name"] : key;
       // Qualified, so that a server and an external host under the same key also collide.
       const id = `${group}.${key}`;
       for (const label of new Set([key, name])) {
@@ -158,6 +169,30 @@ function checkValues(section: unknown, env: string, problems: string[]): void {
         }
         seen.set(label, id);
       }
+    }
+  }
+}
+
+/** Policy names, model patterns and keep_alive values: what the schema cannot say. */
+function checkPolicies(policies: unknown, env: string, problems: string[]): void {
+  if (!isObject(policies)) return;
+  for (const [name, p] of Object.entries(policies)) {
+    const path = `${env}.policies.${name}`;
+    if (!POLICY_NAME.test(name)) problems.push(`${path}: invalid policy name: ${POLICY_NAME_RULE}`);
+    if (!isObject(p)) continue;
+    const models = p["models"];
+    if (Array.isArray(models)) {
+      for (const [i, pattern] of models.entries()) {
+        const problem = typeof pattern === "string" ? patternProblem(pattern) : null;
+        if (problem !== null) problems.push(`${path}.models.${i}: ${problem}`);
+      }
+    }
+    const options = p["options"];
+    const keepAlive = isObject(options) ? options["keep_alive"] : undefined;
+    if (keepAlive !== undefined && keepAlive !== null && !isKeepAlive(keepAlive)) {
+      problems.push(
+        `${path}.options.keep_alive: ${JSON.stringify(keepAlive)} is not a duration Ollama accepts (like "5m", "1h30m", 0, or -1 for forever)`,
+      );
     }
   }
 }
@@ -180,7 +215,7 @@ function expandVariables(
     });
   }
   if (Array.isArray(value)) return value.map((v, i) => expandVariables(v, `${path}.${i}`, environ, problems));
-  if (isPlainObject(value)) {
+  if (isObject(value)) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value))
       out[k] = expandVariables(v, `${path}.${k}`, environ, problems);
@@ -248,6 +283,19 @@ interface RawSection {
   metrics?: { enabled?: boolean; token?: string | null };
   trusted_proxies?: string[];
   allow_cloud?: boolean;
+  policies?: Record<string, RawPolicy | null> | null;
+}
+interface RawPolicy {
+  models?: string[];
+  max_concurrent?: number | null;
+  requests_per_minute?: number | null;
+  tokens_per_day?: number | null;
+  weight?: number;
+  options?: {
+    num_ctx_max?: number | null;
+    num_predict_max?: number | null;
+    keep_alive?: string | number | null;
+  } | null;
 }
 
 /** Turns a section that passed the schema and `checkValues` into the typed config. */
@@ -361,16 +409,50 @@ function build(raw: RawSection, env: string, file: string, cwd: string, warnings
     metrics: { enabled: metrics.enabled, token: metrics.token ?? null },
     trustedProxies: raw.trusted_proxies ?? DEFAULTS.trusted_proxies,
     allowCloud: raw.allow_cloud ?? DEFAULTS.allow_cloud,
+    policies: raw.policies == null ? null : buildPolicies(raw.policies, env, warnings),
   };
+}
+
+/** `policies:` as typed policies; a list of models that can match nothing is a warning. */
+function buildPolicies(
+  raw: Record<string, RawPolicy | null>,
+  env: string,
+  warnings: string[],
+): Map<string, PolicyConfig> {
+  const out = new Map<string, PolicyConfig>();
+  for (const [name, p] of Object.entries(raw)) {
+    const models = p?.models ?? DEFAULTS.policy.models;
+    // Nothing is allowed until a pattern includes it: a list of exclusions alone allows no model.
+    if (!models.some((m) => !m.startsWith("!"))) {
+      warnings.push(
+        `${env}.policies.${name}.models: no pattern includes a model, so users of "${name}" may use none (start the list with "*" to allow all but the exclusions)`,
+      );
+    }
+    const o = p?.options;
+    const options: PolicyOptions = {
+      numCtxMax: o?.num_ctx_max ?? null,
+      numPredictMax: o?.num_predict_max ?? null,
+      keepAlive: o?.keep_alive ?? null,
+    };
+    out.set(name, {
+      name,
+      models: [...models],
+      maxConcurrent: p?.max_concurrent ?? null,
+      requestsPerMinute: p?.requests_per_minute ?? null,
+      tokensPerDay: p?.tokens_per_day ?? null,
+      weight: p?.weight ?? DEFAULTS.policy.weight,
+      options:
+        options.numCtxMax === null && options.numPredictMax === null && options.keepAlive === null
+          ? null
+          : options,
+    });
+  }
+  return out;
 }
 
 /** IPv6 literals need brackets in a URL. */
 function formatHost(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -83,6 +83,32 @@ export interface MetricsConfig {
   readonly token: string | null;
 }
 
+/** A policy's body rules (`policies.NAME.options`): only a policy with one rewrites request bodies. */
+export interface PolicyOptions {
+  /** Clamp `options.num_ctx` to this. */
+  readonly numCtxMax: number | null;
+  /** Clamp `options.num_predict` (and `max_tokens`, `max_output_tokens` on /v1) to this. */
+  readonly numPredictMax: number | null;
+  /** Force `keep_alive`: a Go duration (`5m`) or seconds (negative = forever), as Ollama reads it. */
+  readonly keepAlive: string | number | null;
+}
+
+/** One named policy (`policies.NAME`): what a user may use, how much and how fast. */
+export interface PolicyConfig {
+  readonly name: string;
+  /** Globs over normalised model names, `!` excludes, the last match wins; `["*"]` when absent. */
+  readonly models: readonly string[];
+  /** Requests in flight (and waiting in the scheduler); null = no limit. */
+  readonly maxConcurrent: number | null;
+  readonly requestsPerMinute: number | null;
+  /** Prompt + completion tokens per UTC day. */
+  readonly tokensPerDay: number | null;
+  /** Share of a saturated fleet (the scheduler's fair share), > 0. */
+  readonly weight: number;
+  /** null when the policy sets no body rule: its requests keep the zero-copy path. */
+  readonly options: PolicyOptions | null;
+}
+
 /** A loaded, validated, frozen configuration section. */
 export interface Config {
   /** The environment section this came from (`development`, `production`, ...). */
@@ -105,4 +131,6 @@ export interface Config {
   readonly trustedProxies: readonly string[];
   /** Allow Ollama's account and cloud endpoints and `*:cloud` models (off by default). */
   readonly allowCloud: boolean;
+  /** Named policies; `default` applies to users without one. null (no `policies` key) = no limits. */
+  readonly policies: ReadonlyMap<string, PolicyConfig> | null;
 }

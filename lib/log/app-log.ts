@@ -1,8 +1,8 @@
 import { lstatSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
+import type { ComponentHealth } from "../component.js";
 import type { Config } from "../config/types.js";
-import type { ComponentHealth } from "../health.js";
 
 export type Logger = pino.Logger;
 

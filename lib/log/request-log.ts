@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import type { ComponentHealth } from "../health.js";
+import type { ComponentHealth } from "../component.js";
 import type { Logger } from "./app-log.js";
 import type { FromWriter, ToWriter, WriterOptions } from "./request-log-worker.js";
 import { type RequestRecord, type RequestRow, toRow } from "./request-record.js";

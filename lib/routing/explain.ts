@@ -1,6 +1,6 @@
 import type { Config } from "../config/types.js";
+import { normalizeModel } from "../model-name.js";
 import type { Fleet } from "./fleet.js";
-import { normalizeModel } from "./model-name.js";
 import { nextCandidate } from "./table.js";
 
 /** One server's part in a routing decision. */

@@ -1,6 +1,6 @@
 import type { Config } from "../config/types.js";
 import type { Logger } from "../log/app-log.js";
-import { normalizeModel } from "./model-name.js";
+import { normalizeModel } from "../model-name.js";
 import { type PsEntry, ServerState, type TagEntry } from "./server-state.js";
 import { type ExternalState, RoutingTable } from "./table.js";
 

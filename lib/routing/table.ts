@@ -1,6 +1,6 @@
 import type { Config, ExternalHostConfig } from "../config/types.js";
 import { ProxyError } from "../errors.js";
-import { normalizeModel } from "./model-name.js";
+import { normalizeModel } from "../model-name.js";
 import type { ServerState } from "./server-state.js";
 
 /** Where a model goes: an ordered list of Ollama servers, or one external API. */

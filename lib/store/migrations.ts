@@ -59,4 +59,21 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX request_log_ts ON request_log (ts);
     `,
   },
+  {
+    version: 3,
+    // A user's policy by name (null: the config's `default`, if any). The name is not checked
+    // here: the config defines policies, and a user whose policy it lacks is refused.
+    // policy_usage: what the running server counts in memory (in flight, requests in the last
+    // minute) for the users busy right now, written by it every second so that
+    // `users show` can report it; rows are deleted when a user goes idle and when the server stops.
+    sql: `
+      ALTER TABLE users ADD COLUMN policy TEXT;
+      CREATE TABLE policy_usage (
+        user_name TEXT PRIMARY KEY,
+        in_flight INTEGER NOT NULL,
+        requests_last_minute INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];

@@ -14,6 +14,8 @@ export interface User {
   readonly expiresAt: number | null;
   readonly createdAt: number;
   readonly lastUsedAt: number | null;
+  /** The policy assigned by name; null = the config's `default` (or no limits without one). */
+  readonly policy: string | null;
 }
 
 /** What the token check needs: the user and the SHA-256 of their token. */
@@ -52,6 +54,7 @@ interface Row {
   expires_at: number | null;
   created_at: number;
   last_used_at: number | null;
+  policy: string | null;
 }
 
 function toUser(r: Row): User {
@@ -64,15 +67,21 @@ function toUser(r: Row): User {
     expiresAt: r.expires_at,
     createdAt: r.created_at,
     lastUsedAt: r.last_used_at,
+    policy: r.policy,
   };
 }
 
 export interface UserStore {
   /** Creates a user and returns its token: the only time the token exists in clear. */
-  create(name: string, opts?: { role?: Role; expiresAt?: number | null }): { user: User; token: string };
+  create(
+    name: string,
+    opts?: { role?: Role; expiresAt?: number | null; policy?: string | null },
+  ): { user: User; token: string };
   list(): User[];
   get(name: string): User;
   setActive(name: string, active: boolean): User;
+  /** Changes role, expiry or policy (the fields given); the token stays. */
+  update(name: string, changes: UserChanges): User;
   remove(name: string): void;
   /** A new token; the old one stops working at the next refresh of the running server (within 2 s). */
   rotate(name: string, opts?: { expiresAt?: number | null }): { user: User; token: string };
@@ -82,16 +91,28 @@ export interface UserStore {
   touch(lastUsed: ReadonlyMap<number, number>): void;
 }
 
+/** What `update` may change; a field left out keeps its value. */
+export interface UserChanges {
+  readonly role?: Role;
+  /** Epoch ms, or null for no expiry. */
+  readonly expiresAt?: number | null;
+  /** A policy name, or null for the config's `default`. */
+  readonly policy?: string | null;
+}
+
 export function userStore(db: Database.Database): UserStore {
   const insert = db.prepare(
-    `INSERT INTO users (name, role, active, token_hash, token_prefix, expires_at, created_at, updated_at)
-     VALUES (?, ?, 1, ?, ?, ?, ?, ?)`,
+    `INSERT INTO users (name, role, active, token_hash, token_prefix, expires_at, created_at, updated_at, policy)
+     VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?)`,
   );
   const byName = db.prepare<[string], Row>("SELECT * FROM users WHERE name = ?");
   const all = db.prepare<[], Row>("SELECT * FROM users ORDER BY name");
   const active = db.prepare<[], Row>("SELECT * FROM users WHERE active = 1");
   const setActive = db.prepare("UPDATE users SET active = ?, updated_at = ? WHERE name = ?");
   const del = db.prepare("DELETE FROM users WHERE name = ?");
+  const update = db.prepare(
+    "UPDATE users SET role = ?, expires_at = ?, policy = ?, updated_at = ? WHERE name = ?",
+  );
   const setToken = db.prepare(
     "UPDATE users SET token_hash = ?, token_prefix = ?, expires_at = ?, updated_at = ? WHERE name = ?",
   );
@@ -113,7 +134,16 @@ export function userStore(db: Database.Database): UserStore {
       const { token, hash, prefix } = newToken();
       const now = Date.now();
       try {
-        insert.run(name, opts.role ?? "user", hash, prefix, opts.expiresAt ?? null, now, now);
+        insert.run(
+          name,
+          opts.role ?? "user",
+          hash,
+          prefix,
+          opts.expiresAt ?? null,
+          now,
+          now,
+          opts.policy ?? null,
+        );
       } catch (err) {
         // The UNIQUE constraint is the check: a look-up first would race a second CLI run.
         if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE" && /users\.name/.test(String(err)))
@@ -127,6 +157,17 @@ export function userStore(db: Database.Database): UserStore {
     setActive(name, on) {
       get(name);
       setActive.run(on ? 1 : 0, Date.now(), name);
+      return get(name);
+    },
+    update(name, changes) {
+      const before = get(name);
+      update.run(
+        changes.role ?? before.role,
+        changes.expiresAt === undefined ? before.expiresAt : changes.expiresAt,
+        changes.policy === undefined ? before.policy : changes.policy,
+        Date.now(),
+        name,
+      );
       return get(name);
     },
     remove(name) {

@@ -1,12 +1,11 @@
 import { ProxyError } from "../../errors.js";
+import { isObject, type Json } from "../../json.js";
 
 /**
  * Ollama's native requests (/api/chat, /api/generate, /api/embed, /api/embeddings) rewritten
  * as OpenAI requests — the form every external host is reached from (Anthropic requests are
  * made from this one in turn; see from-openai.ts).
  */
-
-type Json = Record<string, unknown>;
 
 /** An OpenAI chat completions request, plus what OpenAI has no field for but Anthropic has. */
 export interface ChatRequest {
@@ -29,7 +28,8 @@ export function chatFromOllama(
   const stream = body.stream !== false;
   const out: Json = { model, messages, stream };
   if (stream) out.stream_options = { include_usage: true };
-  const options = body.options === undefined || body.options === null ? {} : object(body.options, "options");
+  const options =
+    body.options === undefined || body.options === null ? {} : requireObject(body.options, "options");
   copyNumber(options, "temperature", out, "temperature");
   copyNumber(options, "top_p", out, "top_p");
   copyNumber(options, "seed", out, "seed");
@@ -54,8 +54,8 @@ export function chatFromOllama(
     if (!Array.isArray(body.tools)) throw invalid("tools must be a list");
     // Ollama's tools already have OpenAI's shape: {type: "function", function: {name, description, parameters}}.
     const tools = body.tools.map((t, i) => {
-      const tool = object(t, `tools[${i}]`);
-      const fn = object(tool.function, `tools[${i}].function`);
+      const tool = requireObject(t, `tools[${i}]`);
+      const fn = requireObject(tool.function, `tools[${i}].function`);
       if (typeof fn.name !== "string" || fn.name === "")
         throw invalid(`tools[${i}].function.name is required`);
       return { type: "function", function: fn };
@@ -95,7 +95,7 @@ function chatMessages(raw: unknown): Json[] {
   // OpenAI pairs each tool result with the call it answers by id; Ollama by order and tool_name.
   let pending: { id: string; name: string }[] = [];
   for (const [i, m] of raw.entries()) {
-    const msg = object(m, `messages[${i}]`);
+    const msg = requireObject(m, `messages[${i}]`);
     const role = msg.role;
     const content = msg.content ?? "";
     if (typeof content !== "string") throw invalid(`messages[${i}].content must be a string`);
@@ -140,8 +140,8 @@ function toolCalls(raw: unknown, at: number): Json[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) throw invalid(`messages[${at}].tool_calls must be a list`);
   return raw.map((c, j) => {
-    const call = object(c, `messages[${at}].tool_calls[${j}]`);
-    const fn = object(call.function, `messages[${at}].tool_calls[${j}].function`);
+    const call = requireObject(c, `messages[${at}].tool_calls[${j}]`);
+    const fn = requireObject(call.function, `messages[${at}].tool_calls[${j}].function`);
     if (typeof fn.name !== "string")
       throw invalid(`messages[${at}].tool_calls[${j}].function.name is required`);
     const args = fn.arguments ?? {};
@@ -206,11 +206,13 @@ function copyNumber(from: Json, key: string, to: Json, as: string): void {
   to[as] = v;
 }
 
-function object(v: unknown, what: string): Json {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw invalid(`${what} must be an object`);
-  return v as Json;
+/** `v` as a JSON object, or a 400 saying that `what` must be one. */
+export function requireObject(v: unknown, what: string): Json {
+  if (!isObject(v)) throw invalid(`${what} must be an object`);
+  return v;
 }
 
-function invalid(message: string): ProxyError {
+/** A 400 for a request the translation cannot make sense of. */
+export function invalid(message: string): ProxyError {
   return new ProxyError("bad_request", `invalid request: ${message}`);
 }

@@ -1,7 +1,5 @@
-import { ProxyError } from "../../errors.js";
-import type { ChatRequest } from "./from-ollama.js";
-
-type Json = Record<string, unknown>;
+import type { Json } from "../../json.js";
+import { type ChatRequest, invalid, requireObject } from "./from-ollama.js";
 
 /** Anthropic requires max_tokens; OpenAI and Ollama let the model stop by itself. Every Claude model allows this many. */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -34,7 +32,7 @@ export function anthropicFromOpenAI(req: ChatRequest, model: string): AnthropicR
     else turns.push({ role, content: blocks });
   };
   for (const [i, m] of b.messages.entries()) {
-    const msg = object(m, `messages[${i}]`);
+    const msg = requireObject(m, `messages[${i}]`);
     switch (msg.role) {
       case "system":
       case "developer":
@@ -50,8 +48,8 @@ export function anthropicFromOpenAI(req: ChatRequest, model: string): AnthropicR
             : contentBlocks(msg.content, `messages[${i}].content`);
         if (Array.isArray(msg.tool_calls)) {
           for (const [j, c] of msg.tool_calls.entries()) {
-            const call = object(c, `messages[${i}].tool_calls[${j}]`);
-            const fn = object(call.function, `messages[${i}].tool_calls[${j}].function`);
+            const call = requireObject(c, `messages[${i}].tool_calls[${j}]`);
+            const fn = requireObject(call.function, `messages[${i}].tool_calls[${j}].function`);
             blocks.push({
               type: "tool_use",
               id: typeof call.id === "string" ? call.id : `call_${i}_${j}`,
@@ -119,9 +117,9 @@ export function anthropicFromOpenAI(req: ChatRequest, model: string): AnthropicR
 }
 
 function anthropicTool(raw: unknown, i: number): Json {
-  const t = object(raw, `tools[${i}]`);
+  const t = requireObject(raw, `tools[${i}]`);
   if (t.type !== "function") throw invalid(`tools[${i}].type must be "function"`);
-  const fn = object(t.function, `tools[${i}].function`);
+  const fn = requireObject(t.function, `tools[${i}].function`);
   if (typeof fn.name !== "string" || fn.name === "") throw invalid(`tools[${i}].function.name is required`);
   const tool: Json = { name: fn.name, input_schema: fn.parameters ?? { type: "object", properties: {} } };
   if (typeof fn.description === "string") tool.description = fn.description;
@@ -132,7 +130,7 @@ function toolChoice(raw: unknown): Json | null {
   if (raw === undefined || raw === null || raw === "auto") return raw === "auto" ? { type: "auto" } : null;
   if (raw === "none") return { type: "none" };
   if (raw === "required") return { type: "any" };
-  const o = object(raw, "tool_choice");
+  const o = requireObject(raw, "tool_choice");
   const fn = o.function as Json | undefined;
   if (o.type === "function" && typeof fn?.name === "string") return { type: "tool", name: fn.name };
   throw invalid('tool_choice must be "auto", "none", "required" or {type: "function", function: {name}}');
@@ -141,12 +139,12 @@ function toolChoice(raw: unknown): Json | null {
 /** The JSON schema a response_format asks for; json_object is any object. */
 function jsonSchema(raw: unknown): Json | null {
   if (raw === undefined || raw === null) return null;
-  const f = object(raw, "response_format");
+  const f = requireObject(raw, "response_format");
   if (f.type === "text") return null;
   if (f.type === "json_object") return { type: "object" };
   if (f.type === "json_schema") {
-    const schema = object(
-      object(f.json_schema, "response_format.json_schema").schema,
+    const schema = requireObject(
+      requireObject(f.json_schema, "response_format.json_schema").schema,
       "response_format.json_schema.schema",
     );
     // A tool's input is always an object: other top-level schemas cannot be asked for this way.
@@ -163,7 +161,7 @@ function contentBlocks(content: unknown, where: string): Json[] {
   if (!Array.isArray(content)) throw invalid(`${where} must be a string or a list of parts`);
   const out: Json[] = [];
   for (const [k, p] of content.entries()) {
-    const part = object(p, `${where}[${k}]`);
+    const part = requireObject(p, `${where}[${k}]`);
     if (part.type === "text") {
       if (typeof part.text !== "string") throw invalid(`${where}[${k}].text must be a string`);
       if (part.text !== "") out.push({ type: "text", text: part.text });
@@ -194,7 +192,7 @@ function plainText(content: unknown, where: string): string {
   if (!Array.isArray(content)) throw invalid(`${where} must be a string or a list of parts`);
   return content
     .map((p, k) => {
-      const part = object(p, `${where}[${k}]`);
+      const part = requireObject(p, `${where}[${k}]`);
       if (part.type !== "text" || typeof part.text !== "string")
         throw invalid(`${where}[${k}] must be a text part`);
       return part.text;
@@ -214,13 +212,4 @@ function parseArguments(raw: unknown, where: string): unknown {
 
 function positive(v: unknown): number | null {
   return typeof v === "number" && Number.isInteger(v) && v > 0 ? v : null;
-}
-
-function object(v: unknown, what: string): Json {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw invalid(`${what} must be an object`);
-  return v as Json;
-}
-
-function invalid(message: string): ProxyError {
-  return new ProxyError("bad_request", `invalid request: ${message}`);
 }

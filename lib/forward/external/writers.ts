@@ -1,6 +1,5 @@
-import { randomUUID } from "node:crypto";
 import type { Usage } from "../../context.js";
-import { ProxyError } from "../../errors.js";
+import { type ErrorCode, ProxyError } from "../../errors.js";
 import type { FinishReason, Piece } from "./pieces.js";
 
 /** When the parts of an answer happened (performance.now() ms), for the durations Ollama reports. */
@@ -22,7 +21,7 @@ export interface AnswerWriter {
   /** The answer is complete: its last text (final chunk, or the whole body). Throws a ProxyError if the pieces cannot make an answer. */
   end(): string;
   /** The provider failed after text went out: the in-band error that ends the stream. */
-  errorLine(message: string, code: string): string;
+  failure(message: string, code: ErrorCode): string;
   /** Token counts, finish reason and durations, for the request log. */
   usage(): Usage;
 }
@@ -34,7 +33,7 @@ interface ToolCall {
 }
 
 /** What every writer keeps: tool calls being assembled, the finish reason, token counts, timings. */
-abstract class Collected {
+export abstract class Collected {
   protected readonly clock: Clock;
   protected readonly tools = new Map<number, ToolCall>();
   protected finish: FinishReason | null = null;
@@ -137,221 +136,6 @@ abstract class Collected {
 }
 
 /** Ollama's done_reason: tool calls end a turn like a stop does; a cut-off answer is "length". */
-function ollamaDoneReason(f: FinishReason): string {
+export function ollamaDoneReason(f: FinishReason): string {
   return f === "length" ? "length" : "stop";
-}
-
-/**
- * Writes an Ollama answer (/api/chat: `message` chunks, /api/generate: `response` chunks):
- * NDJSON while streaming, then a synthesized `done: true` chunk with done_reason, token
- * counts and durations measured at the proxy; with stream: false, one object with all of it.
- * Tool calls are sent whole (Ollama never streams an unfinished call), once the answer finishes.
- */
-export class OllamaWriter extends Collected implements AnswerWriter {
-  readonly contentType: string;
-  readonly streamed: boolean;
-  private readonly chat: boolean;
-  private readonly model: string;
-  private text = "";
-  private thinking = "";
-  private toolsSent = false;
-
-  constructor(opts: { chat: boolean; stream: boolean; model: string; clock: Clock }) {
-    super(opts.clock);
-    this.chat = opts.chat;
-    this.streamed = opts.stream;
-    this.model = opts.model;
-    this.contentType = opts.stream ? "application/x-ndjson" : "application/json; charset=utf-8";
-  }
-
-  piece(p: Piece): string {
-    const content = this.take(p);
-    if (p.kind === "finish" && this.streamed) return this.toolChunk();
-    if (!content || p.kind === "tool") return "";
-    if (p.kind === "text") {
-      if (!this.streamed) this.text += p.text;
-      return this.streamed ? line(this.chunk(p.text, null)) : "";
-    }
-    if (p.kind === "thinking") {
-      if (!this.streamed) this.thinking += p.text;
-      return this.streamed ? line(this.chunk("", p.text)) : "";
-    }
-    return "";
-  }
-
-  end(): string {
-    this.markEnd();
-    const counts: Record<string, number> = {};
-    if (this.promptTokens !== null) counts.prompt_eval_count = this.promptTokens;
-    if (this.completionTokens !== null) counts.eval_count = this.completionTokens;
-    const d = this.durations();
-    const stats = {
-      done_reason: ollamaDoneReason(this.finish ?? "stop"),
-      total_duration: d.total_duration,
-      load_duration: d.load_duration,
-      ...(counts.prompt_eval_count === undefined ? {} : { prompt_eval_count: counts.prompt_eval_count }),
-      prompt_eval_duration: d.prompt_eval_duration,
-      ...(counts.eval_count === undefined ? {} : { eval_count: counts.eval_count }),
-      eval_duration: d.eval_duration,
-    };
-    if (this.streamed) {
-      const tools = this.toolChunk();
-      return `${tools}${line({ ...this.chunk("", null), done: true, ...stats })}`;
-    }
-    const whole = this.chunk(this.text, this.thinking === "" ? null : this.thinking);
-    if (this.chat && this.tools.size > 0)
-      (whole.message as Record<string, unknown>).tool_calls = this.ollamaCalls();
-    return JSON.stringify({ ...whole, done: true, ...stats });
-  }
-
-  errorLine(message: string): string {
-    return line({ error: message });
-  }
-
-  private chunk(content: string, thinking: string | null): Record<string, unknown> {
-    const created_at = new Date().toISOString();
-    if (this.chat) {
-      const message: Record<string, unknown> = { role: "assistant", content };
-      if (thinking !== null) message.thinking = thinking;
-      return { model: this.model, created_at, message, done: false };
-    }
-    const out: Record<string, unknown> = { model: this.model, created_at, response: content, done: false };
-    if (thinking !== null) out.thinking = thinking;
-    return out;
-  }
-
-  /** The chunk carrying the finished tool calls (once), or "". */
-  private toolChunk(): string {
-    if (this.toolsSent || this.tools.size === 0 || !this.chat) return "";
-    this.toolsSent = true;
-    const c = this.chunk("", null);
-    (c.message as Record<string, unknown>).tool_calls = this.ollamaCalls();
-    return line(c);
-  }
-
-  private ollamaCalls() {
-    // The provider's call id rides along, so that the client's tool results can be matched to it next turn.
-    return this.parsedCalls().map((c) => ({
-      ...(c.id === null ? {} : { id: c.id }),
-      function: { name: c.name, arguments: c.arguments },
-    }));
-  }
-}
-
-/**
- * Writes an OpenAI chat completion (for clients of /v1 talking to an Anthropic host):
- * `chat.completion.chunk` SSE events ending with `data: [DONE]` — the usage chunk before it
- * when the client asked for stream_options.include_usage — or one `chat.completion` body.
- */
-export class OpenAIWriter extends Collected implements AnswerWriter {
-  readonly contentType: string;
-  readonly streamed: boolean;
-  private readonly model: string;
-  private readonly includeUsage: boolean;
-  private readonly created = Math.floor(Date.now() / 1000);
-  private readonly fallbackId = `chatcmpl-${randomUUID().replaceAll("-", "")}`;
-  private started = false;
-  private text = "";
-
-  constructor(opts: { stream: boolean; includeUsage: boolean; model: string; clock: Clock }) {
-    super(opts.clock);
-    this.streamed = opts.stream;
-    this.includeUsage = opts.includeUsage;
-    this.model = opts.model;
-    this.contentType = opts.stream ? "text/event-stream; charset=utf-8" : "application/json; charset=utf-8";
-  }
-
-  piece(p: Piece): string {
-    const content = this.take(p);
-    if (!this.streamed) {
-      if (p.kind === "text") this.text += p.text;
-      return "";
-    }
-    if (p.kind === "finish") return this.first() + event(this.chunk({}, p.reason));
-    if (!content || p.kind === "thinking") return "";
-    if (p.kind === "text") return this.first() + event(this.chunk({ content: p.text }, null));
-    if (p.kind === "tool") {
-      const call: Record<string, unknown> = { index: p.index };
-      if (p.id !== null) call.id = p.id;
-      if (p.id !== null || p.name !== null) call.type = "function";
-      call.function = p.name === null ? { arguments: p.args } : { name: p.name, arguments: p.args };
-      return this.first() + event(this.chunk({ tool_calls: [call] }, null));
-    }
-    return "";
-  }
-
-  end(): string {
-    this.markEnd();
-    if (this.streamed) {
-      let out = this.first();
-      if (this.finish === null) out += event(this.chunk({}, "stop"));
-      if (this.includeUsage)
-        out += event({ ...this.chunk({}, null), choices: [], usage: this.openaiUsage() });
-      return `${out}data: [DONE]\n\n`;
-    }
-    const calls = this.parsedCalls();
-    const message: Record<string, unknown> = {
-      role: "assistant",
-      content: this.text === "" && calls.length > 0 ? null : this.text,
-      refusal: null,
-    };
-    if (calls.length > 0) {
-      message.tool_calls = calls.map((c, i) => ({
-        id: c.id ?? `call_${i}`,
-        type: "function",
-        function: { name: c.name, arguments: JSON.stringify(c.arguments) },
-      }));
-    }
-    return JSON.stringify({
-      id: this.id(),
-      object: "chat.completion",
-      created: this.created,
-      model: this.modelName(),
-      choices: [{ index: 0, message, logprobs: null, finish_reason: this.finish ?? "stop" }],
-      usage: this.openaiUsage(),
-    });
-  }
-
-  errorLine(message: string, code: string): string {
-    return event({ error: { message, type: "server_error", code } });
-  }
-
-  /** The first chunk of an OpenAI stream carries the role. */
-  private first(): string {
-    if (this.started) return "";
-    this.started = true;
-    return event(this.chunk({ role: "assistant", content: "" }, null));
-  }
-
-  private chunk(delta: Record<string, unknown>, finish: FinishReason | null): Record<string, unknown> {
-    return {
-      id: this.id(),
-      object: "chat.completion.chunk",
-      created: this.created,
-      model: this.modelName(),
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-    };
-  }
-
-  private id(): string {
-    return this.providerId === "" ? this.fallbackId : `chatcmpl-${this.providerId}`;
-  }
-
-  private modelName(): string {
-    return this.providerModel === "" ? this.model : this.providerModel;
-  }
-
-  private openaiUsage() {
-    const p = this.promptTokens ?? 0;
-    const c = this.completionTokens ?? 0;
-    return { prompt_tokens: p, completion_tokens: c, total_tokens: p + c };
-  }
-}
-
-function line(obj: unknown): string {
-  return `${JSON.stringify(obj)}\n`;
-}
-
-function event(obj: unknown): string {
-  return `data: ${JSON.stringify(obj)}\n\n`;
 }

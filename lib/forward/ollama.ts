@@ -1,0 +1,324 @@
+import type { ClientRequest, IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { Readable, Transform } from "node:stream";
+import { createProxyServer, type ProxyServer } from "http-proxy-3";
+import type { LimitsConfig } from "../config/types.js";
+import type { RequestContext, ResponseObserver } from "../context.js";
+import { ProxyError } from "../errors.js";
+import type { PeekedBody } from "../http/body.js";
+import { bodyTooLarge } from "../http/body.js";
+import { responseHeaders } from "../http/headers.js";
+import { errorFrame, type Framing, failRequest, framingOf } from "../http/respond.js";
+import type { Logger } from "../log/app-log.js";
+import type { Fleet } from "../routing/fleet.js";
+import type { ServerState } from "../routing/server-state.js";
+import { nextCandidate } from "../routing/table.js";
+import {
+  type Deadlines,
+  describeFailure,
+  midStreamError,
+  neverReached,
+  upstreamError,
+  watchDeadlines,
+} from "./upstream.js";
+
+/** A request for an Ollama server, with the candidates it may go to. */
+export interface OllamaRequest {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly ctx: RequestContext;
+  /** What peek read; null for a body streamed as it is (blob uploads). */
+  readonly body: PeekedBody | null;
+  readonly tiers: readonly (readonly ServerState[])[];
+  readonly observer: ResponseObserver | null;
+  /** Called once the chosen server's response head is in (model management refreshes its model list). */
+  readonly onResponse: ((status: number, server: ServerState) => void) | null;
+}
+
+export interface OllamaForwarder {
+  /** Sends the request to the first candidate, failing over while that is still invisible to the client. */
+  forward(request: OllamaRequest): void;
+  close(): void;
+}
+
+/**
+ * Where one request is: trying a server (no response byte has reached the client, so it may
+ * still go elsewhere), streaming a server's answer, or over.
+ */
+type Phase =
+  | { readonly kind: "trying"; readonly server: ServerState; deadlines: Deadlines | null }
+  | { readonly kind: "streaming"; readonly server: ServerState; readonly framing: Framing }
+  | { readonly kind: "over" };
+
+/**
+ * The forward stage for Ollama servers: http-proxy-3 over each backend's keep-alive agent, with
+ * the response handled here (`selfHandleResponse`) so that both directions are torn down
+ * together, the usage tap sees each chunk, and a stream cut short ends with an in-band error.
+ * http-proxy-3 is used through its public options and events only; its events name the
+ * client's request, which finds its flight in a WeakMap.
+ */
+export function createOllamaForwarder(
+  fleet: Fleet,
+  limits: () => LimitsConfig,
+  log: Logger,
+): OllamaForwarder {
+  const proxy: ProxyServer = createProxyServer({ selfHandleResponse: true, changeOrigin: true, xfwd: false });
+  const flights = new WeakMap<IncomingMessage, Flight>();
+  const env: FlightEnv = { proxy, fleet, limits, log };
+  proxy.on("proxyReq", (proxyReq: ClientRequest, req: IncomingMessage, _res, _opts, socket: Socket) =>
+    flights.get(req)?.sent(proxyReq, socket),
+  );
+  proxy.on("proxyRes", (proxyRes: IncomingMessage, req: IncomingMessage) => {
+    const f = flights.get(req);
+    if (f === undefined) proxyRes.resume();
+    else f.response(proxyRes);
+  });
+  // Errors come through each proxy.web call's callback; this keeps an unexpected one from being thrown.
+  proxy.on("error", (err: Error, req: IncomingMessage) => flights.get(req)?.failed(err));
+  return {
+    forward(r) {
+      const f = new Flight(r, env);
+      flights.set(r.req, f);
+      f.start();
+    },
+    close: () => proxy.close(),
+  };
+}
+
+interface FlightEnv {
+  readonly proxy: ProxyServer;
+  readonly fleet: Fleet;
+  readonly limits: () => LimitsConfig;
+  readonly log: Logger;
+}
+
+/** One request on its way through the forwarder: which servers it tried and where it is now. */
+class Flight {
+  private readonly r: OllamaRequest;
+  private readonly env: FlightEnv;
+  private phase: Phase = { kind: "over" };
+  private tried: Set<ServerState> | null = null;
+  private upstream: ClientRequest | null = null;
+
+  constructor(r: OllamaRequest, env: FlightEnv) {
+    this.r = r;
+    this.env = env;
+  }
+
+  start(): void {
+    const first = nextCandidate(this.r.tiers, null);
+    if (first === null) {
+      this.fail(
+        new ProxyError("no_server", "no Ollama server is available", { headers: { "retry-after": "5" } }),
+      );
+      return;
+    }
+    // A client that leaves ends the flight; http-proxy-3 aborts the upstream request itself.
+    this.r.res.once("close", () => {
+      if (this.phase.kind !== "over" && !this.r.res.writableFinished) this.clientLeft();
+    });
+    this.attempt(first);
+  }
+
+  /** Moves to the next phase, giving back the server slot of the one before. */
+  private enter(next: Phase): void {
+    if (this.phase.kind !== "over") this.phase.server.inFlight--;
+    if (next.kind !== "over") next.server.inFlight++;
+    this.phase = next;
+  }
+
+  private attempt(server: ServerState): void {
+    const { req, res, ctx } = this.r;
+    this.enter({ kind: "trying", server, deadlines: null });
+    this.upstream = null;
+    ctx.attempts++;
+    ctx.server = server.key;
+    const buffer = this.bodySource();
+    this.env.proxy.web(
+      req,
+      res,
+      { target: server.target, agent: server.agent, ...(buffer ? { buffer } : {}) },
+      (err: Error) => this.failed(err),
+    );
+  }
+
+  /**
+   * What the upstream request's body is read from: a body kept whole is replayed from memory
+   * (so it can go to another server); otherwise the client's stream flows through (peek put
+   * back what it read). A chunked upload is counted as it flows: past `limits.max_body_mb` the
+   * upstream request is abandoned and the client gets 413.
+   */
+  private bodySource(): Readable | undefined {
+    const body = this.r.body;
+    if (body === null) return undefined;
+    if (body.kind === "whole") return replay(body.chunks);
+    if (body.declared !== null) return undefined;
+    const max = this.env.limits().maxBodyBytes;
+    let seen = 0;
+    const count = new Transform({
+      transform: (chunk: Buffer, _enc, done) => {
+        seen += chunk.length;
+        this.r.ctx.bytesIn = seen;
+        if (seen <= max) return done(null, chunk);
+        this.upstream?.destroy();
+        if (this.phase.kind === "trying") this.fail(bodyTooLarge(max));
+        done();
+      },
+    });
+    return this.r.req.pipe(count);
+  }
+
+  /** http-proxy-3 sent the request on `socket`: the deadlines start. */
+  sent(proxyReq: ClientRequest, socket: Socket): void {
+    if (this.phase.kind !== "trying") return;
+    this.upstream = proxyReq;
+    this.r.ctx.tSent = performance.now();
+    this.phase.deadlines = watchDeadlines(proxyReq, this.env.limits(), socket);
+  }
+
+  response(proxyRes: IncomingMessage): void {
+    const phase = this.phase;
+    if (phase.kind !== "trying") {
+      proxyRes.resume();
+      return;
+    }
+    const { res, ctx } = this.r;
+    const server = phase.server;
+    const status = proxyRes.statusCode ?? 502;
+    // Ollama answers 503 when its queue is full: another server may take the request.
+    if (status === 503 && this.canFailover(server)) {
+      proxyRes.resume();
+      this.failover("answered 503 (queue full)");
+      return;
+    }
+    ctx.tHeaders = performance.now();
+    ctx.status = status;
+    phase.deadlines?.responded();
+    this.enter({ kind: "streaming", server, framing: framingOf(proxyRes.headers["content-type"] ?? "") });
+    this.r.onResponse?.(status, server);
+    const overhead = ctx.tSent === null ? 0 : ctx.tSent - ctx.t0;
+    res.writeHead(status, responseHeaders(proxyRes.headers, ctx.id, server.key, overhead));
+    proxyRes.on("data", (chunk: Buffer) => this.relay(proxyRes, chunk));
+    proxyRes.on("end", () => this.ended());
+    proxyRes.on("error", (err: Error) => this.failed(err));
+    proxyRes.on("aborted", () =>
+      this.failed(Object.assign(new Error("connection lost mid-response"), { code: "ECONNRESET" })),
+    );
+  }
+
+  private relay(proxyRes: IncomingMessage, chunk: Buffer): void {
+    const { res, ctx, observer } = this.r;
+    if (ctx.tFirstChunk === null) ctx.tFirstChunk = performance.now();
+    ctx.bytesOut += chunk.length;
+    observer?.chunk(chunk);
+    if (!res.write(chunk)) {
+      proxyRes.pause();
+      res.once("drain", () => proxyRes.resume());
+    }
+  }
+
+  private ended(): void {
+    if (this.phase.kind === "over") return;
+    this.finish(null);
+    this.r.res.end();
+  }
+
+  /** Any failure of the upstream request or its response. */
+  failed(err: NodeJS.ErrnoException): void {
+    const phase = this.phase;
+    if (phase.kind === "over") return;
+    const { res } = this.r;
+    if (res.destroyed || res.writableEnded) {
+      this.clientLeft();
+      return;
+    }
+    if (phase.kind === "streaming") {
+      this.endEarly(phase, err);
+      return;
+    }
+    if (neverReached(err)) {
+      // Refused or cut before it could work on the request: another server may take it.
+      if (this.failover(describeFailure(err))) return;
+    } else if (phase.deadlines?.fired()?.deadline !== "first-byte") {
+      // A server that took the request and did not answer in time may be working on it: it is
+      // neither marked down nor sent the request again.
+      this.env.fleet.markDown(phase.server, describeFailure(err));
+    }
+    this.fail(upstreamError(err, phase.server.key));
+  }
+
+  /** True while the request can still go to another server: nothing sent to the client, body replayable, a candidate left. */
+  private canFailover(server: ServerState): boolean {
+    const { res } = this.r;
+    // (req is over once its body was read; only the response tells whether the client is still there)
+    if (res.destroyed || res.writableEnded || this.r.body?.kind !== "whole") return false;
+    this.tried ??= new Set();
+    this.tried.add(server);
+    return nextCandidate(this.r.tiers, this.tried) !== null;
+  }
+
+  /** Marks the server down and tries the next candidate if nothing has reached the client yet; true when it did. */
+  private failover(reason: string): boolean {
+    if (this.phase.kind !== "trying") return false;
+    const server = this.phase.server;
+    this.env.fleet.markDown(server, reason);
+    if (!this.canFailover(server)) return false;
+    const next = nextCandidate(this.r.tiers, this.tried)!;
+    this.env.log.info({ requestId: this.r.ctx.id, from: server.key, to: next.key, reason }, "failover");
+    this.attempt(next);
+    return true;
+  }
+
+  /**
+   * The backend failed after the client got the response head. NDJSON and SSE streams end
+   * with one in-band error in their own framing (what Ollama itself does mid-stream); anything
+   * else cannot be repaired and the connection is cut. A lost connection marks the server
+   * down; a stream that merely went silent (idle timeout) does not.
+   */
+  private endEarly(phase: Extract<Phase, { kind: "streaming" }>, err: NodeJS.ErrnoException): void {
+    const { res, ctx } = this.r;
+    const e = midStreamError(err, phase.server.key);
+    ctx.errorCode = e.code;
+    ctx.errorMessage = e.message;
+    this.finish(e.message);
+    if (e.code !== "upstream_idle_timeout") this.env.fleet.markDown(phase.server, describeFailure(err));
+    this.env.log.warn(
+      { requestId: ctx.id, server: phase.server.key, reason: e.message },
+      "stream ended early",
+    );
+    const frame = errorFrame(phase.framing, e.message, e.code);
+    if (frame === null) res.destroy();
+    else res.end(frame);
+  }
+
+  private clientLeft(): void {
+    this.r.ctx.clientAborted = !this.r.res.writableFinished;
+    this.upstream?.destroy();
+    this.finish(null);
+  }
+
+  private fail(err: ProxyError): void {
+    this.finish(err.message);
+    failRequest(this.r.res, this.r.ctx, err);
+  }
+
+  private finish(error: string | null): void {
+    if (this.phase.kind === "over") return;
+    this.enter({ kind: "over" });
+    this.r.ctx.tEnd = performance.now();
+    this.r.observer?.end(error);
+  }
+}
+
+/** A body kept in memory, as the stream http-proxy-3's `buffer` option reads a body from. */
+function replay(chunks: readonly Buffer[]): Readable {
+  let sent = false;
+  return new Readable({
+    read() {
+      if (sent) return;
+      sent = true;
+      for (const c of chunks) this.push(c);
+      this.push(null);
+    },
+  });
+}

@@ -1,0 +1,127 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Config } from "../config/types.js";
+import { ProxyError } from "../errors.js";
+import { sendJson, sendText } from "../http/respond.js";
+import { healthReport } from "../observe/health.js";
+import type { Telemetry } from "../observe/telemetry.js";
+import type { Fleet } from "../routing/fleet.js";
+import {
+  fleetVersion,
+  modelNames,
+  openaiModelInfo,
+  openaiModels,
+  psListing,
+  tagsListing,
+} from "../routing/listings.js";
+import type { User } from "../store/users.js";
+import { VERSION } from "../version.js";
+import type { LocalAnswer } from "./endpoints.js";
+
+/** What the proxy's own answers are made from. */
+export interface AnswerDeps {
+  readonly fleet: Fleet;
+  readonly telemetry: Telemetry;
+  readonly startedAt: number;
+  config(): Config;
+  draining(): boolean;
+}
+
+/** An answer of the proxy's own, before it is written. */
+type Reply =
+  | { readonly status: number; readonly json: unknown }
+  | { readonly status: number; readonly text: string; readonly type: string };
+
+/**
+ * The answers the proxy gives from its own state — `/`, version, health, metrics, the merged
+ * listings, `/proxy/me` — with no upstream call. `user` is null on the public ones.
+ */
+export async function answer(
+  d: AnswerDeps,
+  kind: LocalAnswer,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  user: User | null,
+): Promise<ProxyError | undefined> {
+  const reply = await build(d, kind, req, path, user);
+  if (reply instanceof ProxyError) return reply;
+  if ("json" in reply) sendJson(res, reply.status, reply.json);
+  else sendText(res, reply.status, reply.text, reply.type);
+}
+
+async function build(
+  d: AnswerDeps,
+  kind: LocalAnswer,
+  req: IncomingMessage,
+  path: string,
+  user: User | null,
+): Promise<Reply | ProxyError> {
+  const config = d.config();
+  switch (kind) {
+    case "root":
+      return { status: 200, text: "Ollama is running", type: "text/plain; charset=utf-8" };
+    case "version":
+      return { status: 200, json: { version: fleetVersion(d.fleet, VERSION) } };
+    case "health": {
+      const report = healthReport(d.fleet, {
+        version: VERSION,
+        startedAt: d.startedAt,
+        shuttingDown: d.draining(),
+        slowMs: config.health.slowThresholdMs,
+        components: d.telemetry.components(),
+      });
+      return { status: report.status === "down" ? 503 : 200, json: report };
+    }
+    case "metrics":
+      return metrics(d, config, req);
+    case "tags":
+      return { status: 200, json: tagsListing(config, d.fleet, new Date(d.startedAt).toISOString()) };
+    case "ps":
+      return { status: 200, json: psListing(d.fleet) };
+    case "models":
+      return { status: 200, json: openaiModels(config, d.fleet) };
+    case "model-info": {
+      let name: string;
+      try {
+        name = decodeURIComponent(path.slice("/v1/models/".length));
+      } catch {
+        return new ProxyError("bad_request", `${path}: the model name is not valid percent-encoding`);
+      }
+      const info = openaiModelInfo(config, d.fleet, name);
+      return info === null
+        ? new ProxyError("model_not_found", `model "${name}" not found`)
+        : { status: 200, json: info };
+    }
+    case "me":
+      if (user === null) return new ProxyError("internal", "/proxy/me answered without a user");
+      return {
+        status: 200,
+        json: {
+          name: user.name,
+          role: user.role,
+          policy: null,
+          expires_at: user.expiresAt === null ? null : new Date(user.expiresAt).toISOString(),
+          models: modelNames(config, d.fleet),
+        },
+      };
+  }
+}
+
+/** GET /metrics: Prometheus text, when enabled, behind its own token when one is set. */
+async function metrics(d: AnswerDeps, config: Config, req: IncomingMessage): Promise<Reply | ProxyError> {
+  if (!config.metrics.enabled) return new ProxyError("not_found", "metrics are disabled in the config");
+  const want = config.metrics.token;
+  if (want !== null && req.headers.authorization !== `Bearer ${want}`) {
+    return new ProxyError("unauthorized", "unauthorized: /metrics needs the metrics token", {
+      headers: { "www-authenticate": 'Bearer realm="ollama-proxy-metrics"' },
+    });
+  }
+  let text: string | null;
+  try {
+    text = await d.telemetry.metrics();
+  } catch (err) {
+    return new ProxyError("internal", `metrics: ${(err as Error).message}`);
+  }
+  if (text === null) return new ProxyError("not_found", "metrics are not available");
+  return { status: 200, text, type: "text/plain; version=0.0.4; charset=utf-8" };
+}
