@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { goKeyMatches } from "../lib/policy/go-keys.js";
 import { ModelScanner } from "../lib/stages/peek.js";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";
 import { post, startProxy } from "./helpers.js";
@@ -24,6 +25,35 @@ test("one model key in any case is the model", () => {
 test("keys that only look alike are other keys", () => {
   for (const key of ["model ", "models", "modеl" /* Cyrillic e */, "mode", "MODEL\\u0000"]) {
     assert.deepEqual(scan(`{"${key}":"x","model":"llama3"}`), { model: "llama3" }, key);
+  }
+});
+
+test("the scanner counts a key as a model key exactly when goKeyMatches does", () => {
+  // Raw or \u-escaped, ASCII or not: the scanner's byte-wise fast path and its decoded path
+  // must agree with the one module that owns Go's rule.
+  const spellings = [
+    "model",
+    "MODEL",
+    "mOdEl",
+    "model ",
+    "modeI",
+    "mod\u0131l",
+    "\u017fource",
+    "\u212aey",
+    "ｍodel",
+  ];
+  for (const key of spellings) {
+    for (const written of [
+      key,
+      [...key].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`).join(""),
+    ]) {
+      for (const field of ["model", "source", "key"]) {
+        const s = new ModelScanner([field]);
+        s.push(Buffer.from(`{"${field}":"llama3","${written}":"other"}`));
+        const dup = "error" in s.finish();
+        assert.equal(dup, goKeyMatches(key, field), `${JSON.stringify(written)} as ${field}`);
+      }
+    }
   }
 });
 

@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { ProxyError } from "../errors.js";
 import { bodyTooLarge, type PeekedBody } from "../http/body.js";
 import { checkModelName } from "../model-name.js";
+import { goKeyMatches } from "../policy/go-keys.js";
 
 /** Longest model name accepted (Ollama's longest valid name with a real DNS host fits). */
 const MAX_MODEL_BYTES = 512;
@@ -55,19 +56,7 @@ export type ScanProgress =
 
 const READING: ScanProgress = { kind: "reading" };
 
-/**
- * Go's encoding/json (what Ollama decodes bodies with) matches a key to a field by Unicode
- * simple case folding. For our all-ASCII key names that is ASCII case plus the only two other
- * characters whose fold orbit holds an ASCII letter: U+212A KELVIN SIGN (k) and U+017F LATIN
- * SMALL LETTER LONG S (s). Any other non-ASCII character never matches an ASCII name.
- */
-function foldKey(key: string): string {
-  return key.replace(/[A-Z\u017f\u212a]/g, (c) =>
-    c === "\u017f" ? "s" : c === "\u212a" ? "k" : c.toLowerCase(),
-  );
-}
-
-/** Whether ASCII `bytes` spell `key` (lower case) regardless of case. */
+/** Whether ASCII `bytes` spell `key` (lower case) regardless of case: goKeyMatches for plain ASCII, without decoding. */
 function sameFolded(bytes: readonly number[], key: string): boolean {
   if (bytes.length !== key.length) return false;
   for (let i = 0; i < bytes.length; i++) {
@@ -81,7 +70,7 @@ function sameFolded(bytes: readonly number[], key: string): boolean {
  * An incremental scanner for the model a JSON request body names, read the way Ollama will
  * read it. Ollama (Go's encoding/json) matches top-level keys case-insensitively and keeps the
  * *last* of several; a scanner that took the first would route, check and log one model while
- * Ollama serves another. So every top-level key is compared case-folded (see foldKey), a
+ * Ollama serves another. So every top-level key is compared as Go compares it (goKeyMatches), a
  * second key folding to one of `keys` refuses the body, and the body is scanned to its end.
  *
  * Two steps, so that a large body can stream to its backend while it is scanned:
@@ -102,7 +91,7 @@ function sameFolded(bytes: readonly number[], key: string): boolean {
  */
 export class ModelScanner {
   private state = S.BeforeObject;
-  /** The keys as given, for messages, and case-folded, for matching. */
+  /** The keys as given, for messages, and in lower case, for matching. */
   private readonly names: readonly string[];
   private readonly keys: readonly string[];
   private readonly seen: boolean[];
@@ -124,7 +113,7 @@ export class ModelScanner {
 
   constructor(keys: readonly string[]) {
     this.names = keys;
-    this.keys = keys.every((k) => /^[a-z]+$/.test(k)) ? keys : keys.map(foldKey);
+    this.keys = keys.map((k) => k.toLowerCase());
     this.seen = keys.map(() => false);
     this.values = keys.map(() => null);
   }
@@ -465,7 +454,7 @@ export class ModelScanner {
       return this.keys.findIndex((key) => sameFolded(bytes, key));
     }
     const decoded = this.decode();
-    return decoded === null ? null : this.keys.indexOf(foldKey(decoded));
+    return decoded === null ? null : this.keys.findIndex((key) => goKeyMatches(decoded, key));
   }
 
   private decode(): string | null {
