@@ -100,7 +100,9 @@ async function main(): Promise<void> {
   // Each scanner is measured in turn, run by run, so that the machine's load hits all alike;
   // the fastest run is the code's own cost (anything else running only adds time).
   const paths =
-    process.argv.length > 2 ? process.argv.slice(2) : [new URL("../lib/stages/peek.js", import.meta.url).pathname];
+    process.argv.length > 2
+      ? process.argv.slice(2)
+      : [new URL("../lib/stages/peek.js", import.meta.url).pathname];
   const scanners: { path: string; Scanner: ScannerClass }[] = [];
   for (const path of paths) {
     const { ModelScanner } = (await import(pathToFileURL(path).href)) as { ModelScanner: ScannerClass };
