@@ -5,8 +5,10 @@ import { test } from "node:test";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";
 import { startProxy, waitFor } from "./helpers.js";
 
-// Guessing tokens is slowed down per client address: after 20 failed attempts in a minute
-// the address gets 429 with Retry-After until the block lifts.
+// Noise is slowed down per client address: after 20 failed attempts in a minute, further
+// failed attempts from that address get 429 with Retry-After until the block lifts. A valid
+// token from the same address is still served: behind a NAT or a shared gateway, one client's
+// bad token must not lock everyone else out.
 
 /** GET with a chosen source address (any 127.0.0.0/8 address is loopback on Linux). */
 function get(url: string, headers: Record<string, string>, localAddress = "127.0.0.1") {
@@ -32,7 +34,7 @@ function get(url: string, headers: Record<string, string>, localAddress = "127.0
 
 const bad = () => ({ authorization: `Bearer olp_${randomBytes(32).toString("base64url")}` });
 
-test("20 failed attempts from one address: 429 with Retry-After, in each dialect", async (t) => {
+test("20 failed attempts from one address: its further failures get 429 with Retry-After, in each dialect", async (t) => {
   const backend = await startFakeOllama({ name: "gpu1" });
   t.after(() => backend.close());
   const proxy = await startProxy(t, [backend]);
@@ -57,7 +59,12 @@ test("20 failed attempts from one address: 429 with Retry-After, in each dialect
     },
   });
 
+  // A valid token from the blocked address is served, and does not lift the block for the others.
+  assert.equal((await get(`${proxy.url}/api/tags`, proxy.auth)).status, 200);
+  assert.equal((await get(`${proxy.url}/api/tags`, bad())).status, 429);
+
   // Another client address is not affected, and the public endpoints stay open.
+  assert.equal((await get(`${proxy.url}/api/tags`, bad(), "127.0.0.2")).status, 401);
   assert.equal((await get(`${proxy.url}/api/tags`, proxy.auth, "127.0.0.2")).status, 200);
   assert.equal((await get(`${proxy.url}/api/version`, {})).status, 200);
 });
@@ -69,12 +76,13 @@ test("the block lifts after auth_block_seconds", async (t) => {
     extra: { limits: { auth_failures_per_minute: 3, auth_block_seconds: 1 } },
   });
   for (let i = 0; i < 3; i++) assert.equal((await get(`${proxy.url}/api/tags`, bad())).status, 401);
-  const blocked = await get(`${proxy.url}/api/tags`, proxy.auth);
+  const blocked = await get(`${proxy.url}/api/tags`, bad());
   assert.equal(blocked.status, 429);
   assert.equal(blocked.retryAfter, "1");
+  assert.equal((await get(`${proxy.url}/api/tags`, proxy.auth)).status, 200, "a valid token while blocked");
   await waitFor(
-    "the block to lift",
-    async () => (await get(`${proxy.url}/api/tags`, proxy.auth)).status === 200,
+    "the block to lift: a bad token gets 401 again",
+    async () => (await get(`${proxy.url}/api/tags`, bad())).status === 401,
     3000,
   );
 });
@@ -90,4 +98,28 @@ test("successful requests are never counted as failures", async (t) => {
     assert.equal(res.status, 403);
   }
   assert.equal((await get(`${proxy.url}/api/tags`, bad())).status, 401);
+});
+
+test("requests without a token are refused with 401 and not counted as guesses", async (t) => {
+  const backend = await startFakeOllama({ name: "gpu1" });
+  t.after(() => backend.close());
+  const proxy = await startProxy(t, [backend], { extra: { limits: { auth_failures_per_minute: 3 } } });
+  // A client that sends no token, an empty one, or another scheme guesses nothing.
+  const noTokens: Record<string, string>[] = [
+    {},
+    { authorization: "" },
+    { authorization: "Bearer " },
+    { authorization: "Basic YTpi" },
+  ];
+  for (const headers of noTokens) {
+    for (let i = 0; i < 5; i++) {
+      const res = await get(`${proxy.url}/api/tags`, headers);
+      assert.equal(res.status, 401, JSON.stringify(headers));
+    }
+  }
+  // The address has its whole allowance left: 3 bad tokens are 401, the 4th 429.
+  for (let i = 0; i < 3; i++) assert.equal((await get(`${proxy.url}/api/tags`, bad())).status, 401);
+  assert.equal((await get(`${proxy.url}/api/tags`, bad())).status, 429);
+  // And a blocked address without a token still reads why: 401, not 429.
+  assert.equal((await get(`${proxy.url}/api/tags`, {})).status, 401);
 });

@@ -4,7 +4,8 @@ import { startFakeOllama } from "./fixtures/fake-ollama.js";
 import { post, startProxy } from "./helpers.js";
 
 // X-Forwarded-For is believed only from a peer listed in trusted_proxies: then it is kept and
-// the peer appended, and the client it names is who the failed-auth limit counts.
+// the peer appended, and the client it names is who the failed-auth limit counts (a blocked
+// client's failed attempts get 429; a valid token is always served).
 
 test("a trusted proxy's X-Forwarded-For is kept, and its clients are limited one by one", async (t) => {
   const backend = await startFakeOllama({ name: "gpu" });
@@ -28,13 +29,18 @@ test("a trusted proxy's X-Forwarded-For is kept, and its clients are limited one
     );
   }
   assert.equal(
-    (await fetch(`${p.url}/api/tags`, { headers: { ...p.auth, "x-forwarded-for": "6.6.6.6" } })).status,
+    (await fetch(`${p.url}/api/tags`, { headers: { ...bad, "x-forwarded-for": "6.6.6.6" } })).status,
     429,
+  );
+  assert.equal(
+    (await fetch(`${p.url}/api/tags`, { headers: { ...p.auth, "x-forwarded-for": "6.6.6.6" } })).status,
+    200,
+    "a valid token from the blocked client",
   );
   // Another client behind the same reverse proxy is not blocked with it.
   assert.equal(
-    (await fetch(`${p.url}/api/tags`, { headers: { ...p.auth, "x-forwarded-for": "7.7.7.7" } })).status,
-    200,
+    (await fetch(`${p.url}/api/tags`, { headers: { ...bad, "x-forwarded-for": "7.7.7.7" } })).status,
+    401,
   );
 });
 
@@ -50,7 +56,7 @@ test("an untrusted peer cannot pick its address by sending X-Forwarded-For", asy
   }
   // Three different claimed addresses, one real one: it is blocked.
   assert.equal(
-    (await fetch(`${p.url}/api/tags`, { headers: { ...p.auth, "x-forwarded-for": "8.8.8.8" } })).status,
+    (await fetch(`${p.url}/api/tags`, { headers: { ...bad, "x-forwarded-for": "8.8.8.8" } })).status,
     429,
   );
 });

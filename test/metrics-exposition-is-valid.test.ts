@@ -138,9 +138,14 @@ test("/metrics is valid exposition format with bounded labels and scrape-time ga
     proxy.auth,
   );
   assert.equal(gen.status, 200);
-  // Junk names: each a 404 from the backend, none a label of its own.
+  // Junk names: each a 404 from the backend, none a label of its own. (Names outside Ollama's
+  // grammar — quotes, backslashes, newlines — never get this far: 400 at the door.)
   for (let i = 0; i < 40; i++) {
-    const r = await post(`${proxy.url}/api/generate`, { model: `junk-${i}-"\\\n`, prompt: "x" }, proxy.auth);
+    const r = await post(
+      `${proxy.url}/api/generate`,
+      { model: `junk-${i}_x.y:z-${i}`, prompt: "x" },
+      proxy.auth,
+    );
     assert.equal(r.status, 404);
   }
   const assigned = await post(`${proxy.url}/api/chat`, { model: "gpt-4o", messages: [] }, proxy.auth);

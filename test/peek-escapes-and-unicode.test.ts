@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { checkModelName } from "../lib/model-name.js";
 import { ModelScanner } from "../lib/stages/peek.js";
 
 // The scanner decodes only the key and value it needs; escapes and multi-byte UTF-8 must come
@@ -8,7 +9,16 @@ import { ModelScanner } from "../lib/stages/peek.js";
 function scan(body: string | Uint8Array, keys: readonly string[] = ["model"]) {
   const s = new ModelScanner(keys);
   s.push(typeof body === "string" ? Buffer.from(body, "utf8") : body);
-  return s.result();
+  return s.finish();
+}
+
+/**
+ * The scanner's answer for a body naming `name`: the name, or, outside Ollama's grammar, the
+ * refusal — whose message quotes the decoded name, so it too shows the decoding exactly.
+ */
+function answerFor(name: string) {
+  const c = checkModelName(name);
+  return "error" in c ? { error: c.error } : { model: c.name };
 }
 
 test("escapes in the model value are decoded as JSON.parse decodes them", () => {
@@ -21,7 +31,7 @@ test("escapes in the model value are decoded as JSON.parse decodes them", () => 
     String.raw`{"model":"\u00e9t\u00C9"}`,
   ]) {
     const want = (JSON.parse(body) as { model: string }).model;
-    assert.deepEqual(scan(body), { model: want }, body);
+    assert.deepEqual(scan(body), answerFor(want), body);
   }
 });
 
@@ -38,7 +48,7 @@ test("escaped quotes and braces inside skipped strings do not end them early", (
 });
 
 test("a surrogate pair in \\u escapes decodes to one character", () => {
-  assert.deepEqual(scan(String.raw`{"model":"smile-\ud83d\ude00"}`), { model: "smile-😀" });
+  assert.deepEqual(scan(String.raw`{"model":"smile-\ud83d\ude00"}`), answerFor("smile-😀"));
   assert.deepEqual(scan(String.raw`{"prompt":"\ud83d\ude00","model":"x"}`), { model: "x" });
 });
 
@@ -54,12 +64,13 @@ test("an unpaired surrogate escape in the model is refused, not routed as a brok
   }
 });
 
-test("unicode model names pass through as written, raw or escaped", () => {
+test("unicode model names decode the same raw or escaped (and are refused as Ollama refuses them)", () => {
   for (const name of ["qwen2.5:7b-指令", "модель:latest", "ollama.com/ü/ñ:tag", "emoji-🦙:1b"]) {
-    assert.deepEqual(scan(JSON.stringify({ model: name })), { model: name });
+    assert.match(answerFor(name).error ?? "", /^invalid model name /, name);
+    assert.deepEqual(scan(JSON.stringify({ model: name })), answerFor(name));
     // JSON.stringify leaves non-ASCII raw; the escaped spelling must give the same name.
     const escaped = `{"model":"${[...name].map((c) => (c.charCodeAt(0) < 128 ? c : toEscapes(c))).join("")}"}`;
-    assert.deepEqual(scan(escaped), { model: name }, escaped);
+    assert.deepEqual(scan(escaped), answerFor(name), escaped);
   }
 });
 

@@ -105,11 +105,14 @@ test("the scanner gives each malformed body its own message", () => {
   for (const c of CASES) {
     const s = new ModelScanner(["model"]);
     s.push(c.body);
-    assert.deepEqual(s.result(), { error: c.error }, c.what);
+    assert.deepEqual(s.finish(), { error: c.error }, c.what);
   }
+  // The longest name Ollama's grammar allows within 512 bytes: host, namespace, model.
+  const longest = `${"h".repeat(350)}/${"n".repeat(80)}/${"m".repeat(80)}`;
+  assert.equal(longest.length, 512);
   const s = new ModelScanner(["model"]);
-  s.push(json(JSON.stringify({ model: "m".repeat(512) })));
-  assert.deepEqual(s.result(), { model: "m".repeat(512) }, "512 bytes is still accepted");
+  s.push(json(JSON.stringify({ model: longest })));
+  assert.deepEqual(s.finish(), { model: longest }, "512 bytes is still accepted");
 });
 
 test("through the proxy: 400 with the message, in each dialect, nothing forwarded", async (t) => {

@@ -14,7 +14,7 @@ function keysOf(path: string): readonly string[] {
 function scan(body: string, keys: readonly string[]) {
   const s = new ModelScanner(keys);
   s.push(Buffer.from(body, "utf8"));
-  return s.result();
+  return s.finish();
 }
 
 test("show accepts name when model is absent", () => {

@@ -7,7 +7,7 @@ import { ModelScanner } from "../lib/stages/peek.js";
 function scan(body: string, keys: readonly string[] = ["model"]) {
   const s = new ModelScanner(keys);
   s.push(Buffer.from(body, "utf8"));
-  return s.result();
+  return s.finish();
 }
 
 test("model after a large messages array is found", () => {
@@ -20,10 +20,19 @@ test("model after a large messages array is found", () => {
   assert.deepEqual(scan(body), { model: "llama3:8b" });
 });
 
-test("the scan stops at the top-level model: what follows is not looked at", () => {
+test("the model is known at its key, and what follows is still read to the end", () => {
   const s = new ModelScanner(["model"]);
-  assert.equal(s.push(Buffer.from('{"model":"llama3","messages":[')), true);
-  assert.deepEqual(s.result(), { model: "llama3" });
+  assert.deepEqual(s.push(Buffer.from('{"model":"llama3","messages":[')), { kind: "known", model: "llama3" });
+  assert.equal(s.model(), "llama3");
+  assert.deepEqual(s.push(Buffer.from('{"role":"user"}]')), { kind: "known", model: "llama3" });
+  assert.deepEqual(s.push(Buffer.from("}")), { kind: "complete", model: "llama3" });
+  assert.deepEqual(s.finish(), { model: "llama3" });
+
+  const cut = new ModelScanner(["model"]);
+  cut.push(Buffer.from('{"model":"llama3","messages":['));
+  assert.deepEqual(cut.finish(), {
+    error: "invalid JSON: the request body ended before the object was complete",
+  });
 });
 
 test("nested objects and arrays with their own model keys do not count", () => {

@@ -1,16 +1,16 @@
 /**
  * How Ollama (Go's encoding/json) matches a JSON object's keys to a request's fields: exactly
- * or case-insensitively, with Unicode folding (unicode.ToUpper(unicode.ToLower(r))), and when
- * several keys match one field the last one in the body wins. So `"KEEP_ALIVE"`, `"Model"` or
- * `"\u212aeep_alive"` (a Kelvin sign) are the same field to Ollama as the lower-case name.
+ * or case-insensitively, each character folded to the smallest of its Unicode simple-fold
+ * orbit (encoding/json's foldName, unicode.SimpleFold), and when several keys match one field
+ * the last one in the body wins. So `"KEEP_ALIVE"`, `"Model"` or `"\u212aeep_alive"` (a Kelvin
+ * sign) are the same field to Ollama as the lower-case name.
  */
 
-// The non-ASCII letters Go's fold turns into ASCII ones.
+// The non-ASCII letters whose fold orbit holds an ASCII letter. Not U+0130 (İ) or U+0131 (ı):
+// their folds to i are Turkic-only, and Go's caseOrbit table folds each to itself.
 const FOLDS_TO_ASCII: Readonly<Record<string, string>> = {
   "\u212a": "k", // KELVIN SIGN
   "\u017f": "s", // LATIN SMALL LETTER LONG S
-  "\u0131": "i", // LATIN SMALL LETTER DOTLESS I
-  "\u0130": "i", // LATIN CAPITAL LETTER I WITH DOT ABOVE
 };
 
 /** True when Go would decode `key` into the field whose JSON name is `field` (lower-case ASCII). */
