@@ -1,15 +1,35 @@
 import type { Argv } from "yargs";
-import { parseDuration } from "../duration.js";
+import { parseSignedDuration } from "../duration.js";
 import { type User, UserError } from "../store/users.js";
-import { actAsDataOwner, type ConfigArgs, configOptions, loadOrFail, openOrFail } from "./common.js";
-import { CliError, EXIT, type Io } from "./io.js";
-import { formatTable, formatTime } from "./table.js";
+import {
+  actAsDataOwner,
+  configOptions,
+  type DatabaseArgs,
+  databaseOption,
+  databasePath,
+  jsonOption,
+  openForReading,
+  openOrFail,
+} from "./common.js";
+import { CliError, EXIT, type Io, NO_SUBCOMMAND } from "./io.js";
+import { formatIso, formatTable, formatTime } from "./table.js";
+
+/** What a user's token does right now: the stored flag alone would call an expired user active. */
+export type UserState = "active" | "deactivated" | "expired";
+
+/** Deactivated wins over expired: it is what an admin did, and what undoes it. */
+export function userState(u: User, now = Date.now()): UserState {
+  if (!u.active) return "deactivated";
+  return u.expiresAt !== null && u.expiresAt <= now ? "expired" : "active";
+}
 
 function userJson(u: User) {
   return {
     name: u.name,
     role: u.role,
     active: u.active,
+    expired: u.expiresAt !== null && u.expiresAt <= Date.now(),
+    state: userState(u),
     token_prefix: u.tokenPrefix,
     expires_at: u.expiresAt === null ? null : new Date(u.expiresAt).toISOString(),
     created_at: new Date(u.createdAt).toISOString(),
@@ -17,11 +37,11 @@ function userJson(u: User) {
   };
 }
 
-/** Runs `fn` against the configured database; user errors become CLI errors. */
-function withUsers<T>(args: ConfigArgs, fn: (users: ReturnType<typeof openOrFail>["users"]) => T): T {
-  const { config } = loadOrFail(args);
-  actAsDataOwner(config);
-  const store = openOrFail(config.database);
+/** Runs `fn` against the database (`--database`, else the config's); user errors become CLI errors. */
+function withUsers<T>(args: DatabaseArgs, fn: (users: ReturnType<typeof openOrFail>["users"]) => T): T {
+  const database = databasePath(args);
+  actAsDataOwner(database);
+  const store = openOrFail(database);
   try {
     return fn(store.users);
   } catch (err) {
@@ -34,10 +54,35 @@ function withUsers<T>(args: ConfigArgs, fn: (users: ReturnType<typeof openOrFail
 
 function expiry(text: string | undefined): number | null {
   if (text === undefined) return null;
-  const ms = parseDuration(text);
-  if (ms === null)
+  const d = parseSignedDuration(text);
+  if (d?.negative)
+    throw new CliError(
+      `--expires-in: "${text}" is in the past; give the token's lifetime from now, like 90m, 24h, 30d or 2w (to stop a token now: users deactivate NAME)`,
+      EXIT.usage,
+    );
+  if (d === null)
     throw new CliError(`--expires-in: "${text}" is not a duration like 90m, 24h, 30d or 2w`, EXIT.usage);
-  return Date.now() + ms;
+  return Date.now() + d.ms;
+}
+
+/** The users in the database, read-only: a listing never creates a database. */
+function listUsers(args: DatabaseArgs, io: Io): User[] | null {
+  const database = databasePath(args);
+  const store = openForReading(database);
+  if (store === null) {
+    if (args.database) throw new CliError(`no database at ${database}`);
+    io.err(`(no database at ${database} yet: \`serve\` or \`users create\` creates it)`);
+    return null;
+  }
+  try {
+    return store.users.list();
+  } catch (err) {
+    // A file that exists but was never migrated (created by hand, or by a crashed first start).
+    if (/no such table/.test((err as Error).message)) return null;
+    throw err;
+  } finally {
+    store.close();
+  }
 }
 
 function printToken(io: Io, json: boolean, verb: string, u: User, token: string): void {
@@ -55,7 +100,10 @@ function printToken(io: Io, json: boolean, verb: string, u: User, token: string)
 /** `ollama-proxy users ...` */
 export function usersCommand(yargs: Argv, io: Io): Argv {
   const nameArg = (y: Argv) =>
-    y.options(configOptions).positional("name", { type: "string", demandOption: true });
+    y
+      .options({ ...configOptions, ...databaseOption })
+      .positional("name", { type: "string", demandOption: true, describe: "the user's name" });
+  const withJson = (y: Argv) => nameArg(y).options(jsonOption);
   return yargs
     .command(
       "create <name>",
@@ -68,7 +116,7 @@ export function usersCommand(yargs: Argv, io: Io): Argv {
             describe: "may pull, push, create, copy and delete models",
           })
           .option("expires-in", { type: "string", describe: "token lifetime, e.g. 30d, 12h, 2w" })
-          .option("json", { type: "boolean", default: false }),
+          .options(jsonOption),
       (a) => {
         // Arguments are checked before the database is opened (or created) for them.
         const expiresAt = expiry(a["expires-in"]);
@@ -80,10 +128,10 @@ export function usersCommand(yargs: Argv, io: Io): Argv {
     )
     .command(
       "list",
-      "list users (never their tokens)",
-      (y) => y.options(configOptions).option("json", { type: "boolean", default: false }),
+      "list users and their state (never their tokens); read-only",
+      (y) => y.options({ ...configOptions, ...databaseOption, ...jsonOption }),
       (a) => {
-        const list = withUsers(a, (users) => users.list());
+        const list = listUsers(a, io) ?? [];
         if (a.json) {
           io.out(JSON.stringify(list.map(userJson)));
           return;
@@ -94,15 +142,15 @@ export function usersCommand(yargs: Argv, io: Io): Argv {
         }
         io.out(
           formatTable(
-            ["NAME", "ROLE", "ACTIVE", "TOKEN", "EXPIRES", "LAST USED", "CREATED"],
+            ["NAME", "ROLE", "STATE", "TOKEN", "EXPIRES", "LAST USED", "CREATED"],
             list.map((u) => [
               u.name,
               u.role,
-              u.active ? "yes" : "no",
+              userState(u),
               `${u.tokenPrefix}…`,
-              formatTime(u.expiresAt),
-              formatTime(u.lastUsedAt),
-              formatTime(u.createdAt),
+              formatIso(u.expiresAt),
+              formatIso(u.lastUsedAt),
+              formatIso(u.createdAt),
             ]),
           ),
         );
@@ -111,19 +159,19 @@ export function usersCommand(yargs: Argv, io: Io): Argv {
     .command(
       "deactivate <name>",
       "refuse the user's token from now on (the running server applies it within 2 s)",
-      nameArg,
+      withJson,
       (a) => {
-        withUsers(a, (users) => users.setActive(a.name as string, false));
-        io.out(`Deactivated ${a.name}.`);
+        const user = withUsers(a, (users) => users.setActive(a.name as string, false));
+        io.out(a.json ? JSON.stringify(userJson(user)) : `Deactivated ${a.name}.`);
       },
     )
-    .command("activate <name>", "accept the user's token again", nameArg, (a) => {
-      withUsers(a, (users) => users.setActive(a.name as string, true));
-      io.out(`Activated ${a.name}.`);
+    .command("activate <name>", "accept the user's token again", withJson, (a) => {
+      const user = withUsers(a, (users) => users.setActive(a.name as string, true));
+      io.out(a.json ? JSON.stringify(userJson(user)) : `Activated ${a.name}.`);
     })
-    .command("delete <name>", "delete the user (its request-log rows stay)", nameArg, (a) => {
+    .command("delete <name>", "delete the user (its request-log rows stay)", withJson, (a) => {
       withUsers(a, (users) => users.remove(a.name as string));
-      io.out(`Deleted ${a.name}.`);
+      io.out(a.json ? JSON.stringify({ name: a.name, deleted: true }) : `Deleted ${a.name}.`);
     })
     .command(
       "rotate <name>",
@@ -134,12 +182,12 @@ export function usersCommand(yargs: Argv, io: Io): Argv {
             type: "string",
             describe: "lifetime of the new token (default: keep the current expiry)",
           })
-          .option("json", { type: "boolean", default: false }),
+          .options(jsonOption),
       (a) => {
         const exp = a["expires-in"] === undefined ? undefined : expiry(a["expires-in"]);
         const { user, token } = withUsers(a, (users) => users.rotate(a.name as string, { expiresAt: exp }));
         printToken(io, a.json, "Rotated the token of", user, token);
       },
     )
-    .demandCommand(1, "name a users command: create, list, deactivate, activate, delete, rotate");
+    .demandCommand(1, NO_SUBCOMMAND);
 }
