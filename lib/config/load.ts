@@ -142,6 +142,22 @@ function checkValues(section: unknown, env: string, problems: string[]): void {
     }
   }
 
+  // Node refuses to create a server whose header deadline outlasts its whole-request deadline
+  // (ERR_OUT_OF_RANGE at start): say so here, by key, instead of a stack trace at `serve`.
+  const limits = isPlainObject(section["limits"]) ? section["limits"] : {};
+  const headersMs = limits["headers_timeout_ms"] ?? DEFAULTS.limits.headers_timeout_ms;
+  const requestMs = limits["request_timeout_ms"] ?? DEFAULTS.limits.request_timeout_ms;
+  if (
+    typeof headersMs === "number" &&
+    typeof requestMs === "number" &&
+    requestMs > 0 &&
+    headersMs > requestMs
+  ) {
+    problems.push(
+      `${env}.limits.request_timeout_ms: ${requestMs} is shorter than limits.headers_timeout_ms (${headersMs}); a request cannot end before its headers do (0 turns the request deadline off)`,
+    );
+  }
+
   // Servers and external hosts are named by key and by `name`: each label must be one target's.
   const seen = new Map<string, string>();
   for (const group of ["servers", "external_hosts"]) {
