@@ -49,7 +49,13 @@ export function resolveConfigLocation(opts: LoadOptions = {}): { file: string; e
 }
 
 const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: false, strict: false });
-const validateFile = ajv.compile(schema);
+// Compiled on first use: it is most of what importing this module costs, and CLI commands
+// that never read a config (--version, --help, `users … --database`) should not pay it.
+let compiled: ReturnType<typeof ajv.compile> | undefined;
+const validator = () => {
+  compiled ??= ajv.compile(schema);
+  return compiled;
+};
 
 /** Reads, expands, validates and freezes one section of the config file. Throws ConfigError. */
 export function loadConfig(opts: LoadOptions = {}): Loaded {
@@ -90,6 +96,7 @@ export function loadConfig(opts: LoadOptions = {}): Loaded {
 
   // The schema describes the whole file; validating {env: section} makes each error path start with the env.
   const wrapped = { [env]: section };
+  const validateFile = validator();
   const valid = validateFile(wrapped);
   for (const e of valid ? [] : (validateFile.errors ?? [])) {
     const line = formatAjvError(e);
