@@ -166,9 +166,10 @@ export function createAppLog(config: Config, opts: AppLogOptions = {}): AppLog {
     },
     release() {
       if (held === null || discarded) return;
+      // Opened while still holding: what opening logs (a link that could not be made) follows the held lines.
+      open();
       const pending = held;
       held = null;
-      open();
       for (const line of pending) sink.write(line);
     },
     discard() {
@@ -196,7 +197,11 @@ function stdoutTarget(): Target {
       ok: failed === null,
       ...(failed ? { detail: { error: failed } } : {}),
     }),
-    close: () => new Promise<void>((resolve) => out.flush(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (failed !== null) return resolve();
+        out.flush(() => resolve());
+      }),
   };
 }
 
