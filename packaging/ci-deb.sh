@@ -138,7 +138,7 @@ edited_sum="$(sha256sum </etc/ollama-proxy/config.yml)"
 # with SIGTERM as systemd would and expects exit 0.
 serve_and_probe() {
   local as=(setpriv --reuid=ollama --regid=ollama --init-groups --no-new-privs)
-  (cd /var/lib/ollama-proxy && umask 0077 && "${as[@]}" /usr/bin/ollama-proxy config check) >/dev/null ||
+  (cd /var/lib/ollama-proxy && umask 0077 && "${as[@]}" /usr/bin/ollama-proxy config check --offline) >/dev/null ||
     fail "ExecStartPre (config check) as ollama"
   : >"$work/serve.log"
   (cd /var/lib/ollama-proxy && umask 0077 && exec "${as[@]}" /usr/bin/ollama-proxy serve --port 0) \
@@ -151,6 +151,8 @@ serve_and_probe() {
   note "serving on $url as $(ps -o user= -p "$serve")"
   wait_for "ollama-proxy health to exit 0" 30 ollama-proxy health --url "$url" --timeout 1000 >/dev/null
   ollama-proxy health --url "$url"
+  # Without --url: the address serve recorded in its state folder (port 0 here, not proxy_port).
+  ollama-proxy health >/dev/null || fail "health without --url did not find the running server"
 
   local answer
   answer="$(curl -fsS -H "Authorization: Bearer $token" -d '{"model":"llama3","prompt":"hi","stream":false}' \
@@ -163,6 +165,7 @@ serve_and_probe() {
   local rc=0
   wait "$serve" || rc=$?
   [ $rc -eq 0 ] || fail "serve exited $rc on SIGTERM"
+  [ ! -e /var/lib/ollama-proxy/ollama-proxy-production.runtime.json ] || fail "the runtime file outlived serve"
   # application.log always reaches the live (dated, rotated) file.
   tail -n1 /var/log/ollama-proxy/application.log | grep -q '"msg":"stopped"' ||
     fail "the application log does not end with \"stopped\": $(ls -l /var/log/ollama-proxy)"

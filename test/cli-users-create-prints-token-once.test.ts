@@ -50,11 +50,13 @@ test("--json: one object with the token and the user, nothing else printed", asy
   assert.deepEqual(Object.keys(printed).sort(), [
     "active",
     "created_at",
+    "expired",
     "expires_at",
     "last_used_at",
     "name",
     "policy",
     "role",
+    "state",
     "token",
     "token_prefix",
   ]);
@@ -64,6 +66,8 @@ test("--json: one object with the token and the user, nothing else printed", asy
   assert.equal(printed.name, "bot");
   assert.equal(printed.role, "user");
   assert.equal(printed.active, true);
+  assert.equal(printed.state, "active");
+  assert.equal(printed.expired, false);
   assert.equal(printed.token_prefix, token.slice(0, 12));
   assert.equal(printed.expires_at, null);
   assert.ok(Math.abs(Date.parse(printed.created_at as string) - Date.now()) < 60_000);
@@ -93,7 +97,9 @@ test("a bad duration is a usage error, and no user (nor database) is created", a
   for (const bad of ["soon", "30", "-5d", "0d", "30days", "1y"]) {
     const r = await runCli(["users", "create", "temp", `--expires-in=${bad}`, ...args]);
     assert.equal(r.code, 64, `${bad}: ${r.err}`);
-    assert.match(r.err, new RegExp(`--expires-in: "${bad}" is not a duration like 90m, 24h, 30d or 2w`));
+    // A negative lifetime is a duration, but in the past: its own message (cli-negative-durations-are-explained).
+    const why = bad === "-5d" ? "is in the past; give the token's lifetime from now," : "is not a duration";
+    assert.match(r.err, new RegExp(`--expires-in: "${bad}" ${why} like 90m, 24h, 30d or 2w`));
     assert.equal(r.out, "");
   }
   const { existsSync } = await import("node:fs");

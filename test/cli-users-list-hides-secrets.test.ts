@@ -41,13 +41,19 @@ test("neither the human nor the JSON listing contains a token or its hash", asyn
   }
 
   const lines = human.out.split("\n");
-  assert.match(lines[0]!, /^NAME\s+ROLE\s+POLICY\s+ACTIVE\s+TOKEN\s+EXPIRES\s+LAST USED\s+CREATED$/);
+  assert.match(lines[0]!, /^NAME\s+ROLE\s+POLICY\s+STATE\s+TOKEN\s+EXPIRES\s+LAST USED\s+CREATED$/);
   assert.equal(lines.length, 4);
   const row = (name: string) => lines.find((l) => l.startsWith(`${name} `))!.split(/\s{2,}/);
   // POLICY is "-": this config defines no policies.
-  assert.deepEqual(row("alice").slice(0, 5), ["alice", "user", "-", "no", `${tokens[0]!.slice(0, 12)}…`]);
-  assert.deepEqual(row("root").slice(0, 4), ["root", "admin", "-", "yes"]);
-  assert.match(row("root")[5]!, /^\d{4}-\d\d-\d\d \d\d:\d\d$/, "root expires");
+  assert.deepEqual(row("alice").slice(0, 5), [
+    "alice",
+    "user",
+    "-",
+    "deactivated",
+    `${tokens[0]!.slice(0, 12)}…`,
+  ]);
+  assert.deepEqual(row("root").slice(0, 4), ["root", "admin", "-", "active"]);
+  assert.match(row("root")[5]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, "root expires");
   assert.equal(row("alice")[5], "-", "alice never expires");
 
   const listed = JSON.parse(json.out) as Record<string, unknown>[];
@@ -63,11 +69,13 @@ test("neither the human nor the JSON listing contains a token or its hash", asyn
     assert.deepEqual(Object.keys(u).sort(), [
       "active",
       "created_at",
+      "expired",
       "expires_at",
       "last_used_at",
       "name",
       "policy",
       "role",
+      "state",
       "token_prefix",
     ]);
   }

@@ -85,10 +85,10 @@ test("users list has a POLICY column, and --json the assigned policy", async (t)
   store.close();
 
   const lines = (await ok(["users", "list", ...args])).split("\n");
-  assert.match(lines[0]!, /^NAME +ROLE +POLICY +ACTIVE +TOKEN/);
-  assert.match(lines[1]!, /^ann +user +batch +yes /);
-  assert.match(lines[2]!, /^bob +user +\(default\) +yes /);
-  assert.match(lines[3]!, /^cy +user +gold \(undefined: refused\) +yes /);
+  assert.match(lines[0]!, /^NAME +ROLE +POLICY +STATE +TOKEN/);
+  assert.match(lines[1]!, /^ann +user +batch +active /);
+  assert.match(lines[2]!, /^bob +user +\(default\) +active /);
+  assert.match(lines[3]!, /^cy +user +gold \(undefined: refused\) +active /);
   const json = JSON.parse(await ok(["users", "list", "--json", ...args])) as {
     name: string;
     policy: string | null;
@@ -106,7 +106,7 @@ test("users list has a POLICY column, and --json the assigned policy", async (t)
 test("without a default policy, users without one show -", async (t) => {
   const { args } = setup(t, { batch: {} });
   await ok(["users", "create", "bob", ...args]);
-  assert.match((await ok(["users", "list", ...args])).split("\n")[1]!, /^bob +user +- +yes /);
+  assert.match((await ok(["users", "list", ...args])).split("\n")[1]!, /^bob +user +- +active /);
 });
 
 test("a policy the config does not define is refused, naming the defined ones; nothing is written", async (t) => {

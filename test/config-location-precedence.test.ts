@@ -16,7 +16,8 @@ function layout(t: Parameters<typeof tempDir>[0]) {
   const file = (name: string, base: number) => {
     const path = join(dir, name);
     const sections = ["development", "test", "production"]
-      .map((env, i) => `${env}:\n  proxy_port: ${base + i}\n  servers: {}\n`)
+      // One server each: `config check` refuses a section with none.
+      .map((env, i) => `${env}:\n  proxy_port: ${base + i}\n  servers: {gpu: {host: 127.0.0.1, port: 1}}\n`)
       .join("");
     writeFileSync(path, sections);
     return path;

@@ -27,8 +27,8 @@ test("every server up: health exits 0 and says ok", async (t) => {
   const io = captureIo();
   assert.equal(await main(["health", "--url", proxy.url], io), 0);
   assert.match(io.stdout[0] ?? "", /^ok — ollama-proxy /);
-  assert.ok(io.stdout.some((l) => /server gpu1: up/.test(l)));
-  assert.ok(io.stdout.some((l) => /server gpu2: up/.test(l)));
+  assert.ok(io.stdout.some((l) => /^gpu1\s+up\s/m.test(l)));
+  assert.ok(io.stdout.some((l) => /^gpu2\s+up\s/m.test(l)));
 });
 
 test("one of two servers down: health exits 1 and names the dead one", async (t) => {
@@ -42,7 +42,7 @@ test("one of two servers down: health exits 1 and names the dead one", async (t)
   const io = captureIo();
   assert.equal(await main(["health", "--url", proxy.url], io), 1);
   assert.match(io.stdout[0] ?? "", /^degraded/);
-  assert.ok(io.stdout.some((l) => /server gpu2: down/.test(l)));
+  assert.ok(io.stdout.some((l) => /^gpu2\s+down\s/m.test(l)));
 });
 
 test("every server down: health exits 2", async (t) => {

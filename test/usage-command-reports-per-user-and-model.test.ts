@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { Ollama } from "ollama";
 import type { Io } from "../lib/cli/io.js";
 import { main } from "../lib/cli/main.js";
-import { percentile, type UsageRow } from "../lib/cli/usage.js";
+import type { UsageRow } from "../lib/cli/usage-report.js";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";
 import { startLoggedProxy } from "./fixtures/logged-proxy.js";
 
@@ -70,14 +70,18 @@ test("usage: per user and model, as a table and as JSON, read-only while the ser
   const table = await usage(cfg);
   assert.equal(table.code, 0, table.err);
   const lines = table.out.split("\n");
-  assert.match(lines[0]!, /^Usage in the last 24h \(since \d{4}-\d\d-\d\d \d\d:\d\d UTC\):$/);
+  assert.match(
+    lines[0]!,
+    /^Usage in the last 24h \(since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\), by user, model:$/,
+  );
   assert.match(
     lines[1]!,
     /^USER\s+MODEL\s+REQUESTS\s+ERRORS\s+PROMPT TOK\s+COMPL TOK\s+MEDIAN\s+P95\s+TTFT\s+TOK\/S$/,
   );
   assert.match(lines[2]!, /^alice\s+llama3:latest\s+3\s+0\s+21\s+9\s+\d+ ms\s+\d+ ms\s+\d+ ms\s+3\.0$/);
   assert.match(lines[4]!, /^alice\s+nope:latest\s+1\s+1\s+0\s+0\s+\d+ ms\s+\d+ ms\s+-\s+-$/);
-  assert.equal(lines.length, 6);
+  assert.match(lines[6]!, /^TOTAL\s+7\s+1\s+43\s+15$/);
+  assert.equal(lines.length, 7);
 
   // Filters: one user; one model, named as the client named it.
   const onlyRoot = JSON.parse((await usage([...cfg, "--json", "--user", "root"])).out) as {
@@ -124,17 +128,4 @@ test("usage: a bad --since is a usage error; a database without a request log sa
   const none = await usage(cfg);
   assert.equal(none.code, 1);
   assert.match(none.err, /has no request log yet/);
-});
-
-test("percentile is nearest-rank", () => {
-  assert.equal(percentile([], 0.5), null);
-  assert.equal(percentile([5], 0.95), 5);
-  assert.equal(percentile([4, 1, 3, 2], 0.5), 2);
-  assert.equal(
-    percentile(
-      Array.from({ length: 100 }, (_, i) => i + 1),
-      0.95,
-    ),
-    95,
-  );
 });

@@ -1,55 +1,285 @@
-import { loadConfig } from "../config/load.js";
+import { readFileSync, realpathSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { parse } from "yaml";
+import { ConfigError, loadConfig, resolveConfigLocation } from "../config/load.js";
+import type { Config } from "../config/types.js";
 import type { HealthReport } from "../observe/health.js";
-import type { Io } from "./io.js";
+import { EXIT, type Io } from "./io.js";
+import { readRuntimeFile, runtimeFilePath } from "./runtime-file.js";
+import { formatMs, formatTable } from "./table.js";
+
+export interface HealthArgs {
+  url?: string | undefined;
+  json: boolean;
+  config?: string | undefined;
+  env?: string | undefined;
+  timeout: number;
+}
 
 /**
- * `ollama-proxy health`: asks a running proxy's /health. Exit 0 ok, 1 degraded, 2 down or
- * unreachable — for monitoring and scripts.
+ * Where the state folder may be when the config cannot tell: the .deb's, then a checkout's
+ * (after the folder of a `database` the broken file still names). Only a runtime file
+ * written by a server started with the same config file is taken there.
  */
-export async function health(
-  args: { url?: string; json: boolean; config?: string; env?: string; timeout: number },
-  io: Io,
-): Promise<number> {
-  let url = args.url;
-  if (url === undefined) {
-    // Without --url, ask the proxy the config describes (on loopback when it listens everywhere).
-    try {
-      const { config } = loadConfig({ file: args.config, env: args.env });
-      const host = config.bind === "0.0.0.0" || config.bind === "::" ? "127.0.0.1" : config.bind;
-      url = `http://${host.includes(":") ? `[${host}]` : host}:${config.proxyPort}`;
-    } catch {
-      url = "http://127.0.0.1:11434";
-    }
+const KNOWN_STATE_DIRS = ["/var/lib/ollama-proxy", "db"];
+
+/** Where to probe, and how that was found out; or everything that was tried and why it did not tell. */
+type Target = { kind: "url"; url: string; notes: string[] } | { kind: "unknown"; problems: string[] };
+
+/** What the address answered. */
+type Probe =
+  | { kind: "report"; report: HealthReport }
+  | { kind: "unreachable"; error: string }
+  | { kind: "plain-ollama"; error: string }
+  | { kind: "unexpected"; error: string };
+
+/**
+ * `ollama-proxy health`: asks a running proxy's /health. Exit 0 ok, 1 degraded, 2 down,
+ * unreachable, or not an ollama-proxy at all — for monitoring and scripts, which must never
+ * page on a healthy proxy nor pass a dead one.
+ */
+export async function health(args: HealthArgs, io: Io): Promise<number> {
+  const target = findTarget(args);
+  if (target.kind === "unknown") {
+    const error = `cannot tell where ollama-proxy listens: ${target.problems.join("; ")}. Pass --url.`;
+    if (args.json) io.out(JSON.stringify({ status: "no_address", url: null, error }));
+    else io.out(`unknown: ${error}`);
+    return EXIT.down;
   }
-  const target = `${url.replace(/\/+$/, "")}/health`;
-  let report: HealthReport;
+  for (const note of target.notes) io.err(`note: ${note}`);
+  const base = target.url.replace(/\/+$/, "");
+  const probe = await probeHealth(base, args.timeout);
+  if (probe.kind !== "report") {
+    const status = {
+      unreachable: "unreachable",
+      "plain-ollama": "not_ollama_proxy",
+      unexpected: "unexpected_answer",
+    }[probe.kind];
+    const url = `${base}/health`;
+    if (args.json) io.out(JSON.stringify({ status, url, error: probe.error }));
+    else if (probe.kind === "unreachable") io.out(`unreachable: ${url} (${probe.error})`);
+    else if (probe.kind === "plain-ollama") io.out(`reached an Ollama, not ollama-proxy: ${probe.error}`);
+    else io.out(`unexpected answer from ${url}: ${probe.error}`);
+    return EXIT.down;
+  }
+  const { report } = probe;
+  if (args.json) io.out(JSON.stringify(report));
+  else printReport(io, report, base);
+  return report.status === "ok" ? EXIT.ok : report.status === "degraded" ? EXIT.failure : EXIT.down;
+}
+
+/**
+ * --url; else the address the running server recorded in its state folder (found through
+ * the config's database, or — when the config cannot be read — in the known state folders);
+ * else the config's proxy_port and bind.
+ */
+function findTarget(args: HealthArgs): Target {
+  if (args.url !== undefined) return { kind: "url", url: args.url, notes: [] };
+  const { file, env } = resolveConfigLocation({ file: args.config, env: args.env });
+  let config: Config;
   try {
-    const res = await fetch(target, { signal: AbortSignal.timeout(args.timeout) });
-    report = (await res.json()) as HealthReport;
+    config = loadConfig({ file: args.config, env: args.env }).config;
   } catch (err) {
-    const reason = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-    if (args.json) io.out(JSON.stringify({ status: "unreachable", url: target, error: reason }));
-    else io.out(`unreachable: ${target} (${reason})`);
-    return 2;
+    if (!(err instanceof ConfigError)) throw err;
+    return fromStateDirs(file, env, `the config ${file} [${env}] cannot be used (${err.problems[0]})`);
   }
-  if (args.json) {
-    io.out(JSON.stringify(report));
-  } else {
-    io.out(
-      `${report.status}${report.shutting_down ? " (shutting down)" : ""} — ollama-proxy ${report.version}, up ${report.uptime_s} s`,
-    );
-    for (const s of report.servers) {
-      const state = s.healthy
-        ? `up ${s.latency_ms ?? "?"} ms${s.slow ? " (slow)" : ""}`
-        : `${s.state}${s.error ? `: ${s.error}` : ""}`;
-      io.out(
-        `  server ${s.name}: ${state}, ${s.models} models, loaded: ${s.loaded.join(", ") || "none"}, in flight: ${s.in_flight}`,
-      );
+  const path = runtimeFilePath(config.database, config.env);
+  const found = readRuntimeFile(path);
+  if (found.kind === "found" && found.info.env === config.env) {
+    if (found.running) return { kind: "url", url: found.info.url, notes: [] };
+    return {
+      kind: "url",
+      url: configUrl(config),
+      notes: [`${path} names pid ${found.info.pid}, which is not running; probing the config's address`],
+    };
+  }
+  const notes =
+    found.kind === "unreadable"
+      ? [`cannot read ${path} (${found.reason}); probing the config's address`]
+      : [];
+  return { kind: "url", url: configUrl(config), notes };
+}
+
+/** The config is unusable (mid-edit, unreadable): a runtime file of a server started with it still tells. */
+function fromStateDirs(file: string, env: string, why: string): Target {
+  const problems = [why];
+  const same = (a: string, b: string) => {
+    try {
+      return realpathSync(a) === realpathSync(b);
+    } catch {
+      return resolve(a) === resolve(b);
     }
-    for (const e of report.external_hosts)
-      io.out(`  external ${e.name} (${e.type}): ${e.usable ? "usable" : `not usable: ${e.reason}`}`);
-    for (const c of report.components)
-      io.out(`  ${c.name}: ${c.ok ? "ok" : "degraded"}${c.detail ? ` ${JSON.stringify(c.detail)}` : ""}`);
+  };
+  const raw = rawDatabase(file, env);
+  const dirs = raw === null ? KNOWN_STATE_DIRS : [dirname(raw), ...KNOWN_STATE_DIRS];
+  for (const dir of new Set(dirs.map((d) => resolve(d)))) {
+    const path = runtimeFilePath(join(dir, "x"), env);
+    const found = readRuntimeFile(path);
+    if (found.kind === "missing") {
+      problems.push(`no ${path}`);
+    } else if (found.kind === "unreadable") {
+      problems.push(`cannot read ${path} (${found.reason})`);
+    } else if (!same(found.info.config, file)) {
+      problems.push(`${path} is of a server started with ${found.info.config}`);
+    } else if (!found.running) {
+      problems.push(`${path} names pid ${found.info.pid}, which is not running`);
+    } else {
+      return {
+        kind: "url",
+        url: found.info.url,
+        notes: [`${why}; probing the address the running server recorded in ${path}`],
+      };
+    }
   }
-  return report.status === "ok" ? 0 : report.status === "degraded" ? 1 : 2;
+  return { kind: "unknown", problems };
+}
+
+/**
+ * The section's `database` as written, from a file that parses as YAML but does not validate
+ * (a bad value elsewhere): the state folder is still known. null when that is not there.
+ */
+function rawDatabase(file: string, env: string): string | null {
+  try {
+    const root = parse(readFileSync(file, "utf8"), { merge: true }) as Record<string, { database?: unknown }>;
+    const database = root?.[env]?.database;
+    return typeof database === "string" && !database.includes("${") ? resolve(database) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The config's address: loopback when the proxy listens on every interface. */
+function configUrl(config: Config): string {
+  const host = config.bind === "0.0.0.0" || config.bind === "::" ? "127.0.0.1" : config.bind;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${config.proxyPort}`;
+}
+
+/** GET /health, judged: an ollama-proxy report, a plain Ollama, something else, or nothing. */
+async function probeHealth(base: string, timeoutMs: number): Promise<Probe> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  let status: number;
+  let type: string;
+  let text: string;
+  try {
+    const res = await fetch(`${base}/health`, { signal });
+    status = res.status;
+    type = res.headers.get("content-type") ?? "no content-type";
+    text = await res.text();
+  } catch (err) {
+    return { kind: "unreachable", error: networkError(err, timeoutMs) };
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (isReport(body)) return { kind: "report", report: body };
+  // Ollama itself has no /health (404) but says "Ollama is running" at /: the address is
+  // probably proxy_port pointing at the Ollama the proxy was meant to stand in front of.
+  if (await saysOllamaIsRunning(base, signal))
+    return {
+      kind: "plain-ollama",
+      error: `${base}/ says "Ollama is running" but ${base}/health is ${status === 404 ? "missing" : `HTTP ${status}`}; is proxy_port the Ollama's port?`,
+    };
+  const snippet = JSON.stringify(text.slice(0, 60));
+  if (body === undefined)
+    return { kind: "unexpected", error: `HTTP ${status}, ${type}, not JSON: ${snippet}` };
+  return {
+    kind: "unexpected",
+    error: `HTTP ${status}, JSON without ollama-proxy's health fields: ${snippet}`,
+  };
+}
+
+async function saysOllamaIsRunning(base: string, signal: AbortSignal): Promise<boolean> {
+  try {
+    const res = await fetch(`${base}/`, { signal });
+    return (await res.text()).includes("Ollama is running");
+  } catch {
+    return false;
+  }
+}
+
+function isReport(body: unknown): body is HealthReport {
+  const b = body as Partial<HealthReport> | null;
+  return (
+    typeof b === "object" &&
+    b !== null &&
+    (b.status === "ok" || b.status === "degraded" || b.status === "down") &&
+    Array.isArray(b.servers) &&
+    typeof b.version === "string"
+  );
+}
+
+function networkError(err: unknown, timeoutMs: number): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e.name === "TimeoutError") return `no answer within ${timeoutMs} ms (timed out)`;
+  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
+}
+
+/** The report for people: a status line, then one table each for servers, external hosts and components. */
+function printReport(io: Io, r: HealthReport, base: string): void {
+  io.out(
+    `${r.status}${r.shutting_down ? " (shutting down)" : ""} — ollama-proxy ${r.version} at ${base}, up ${formatUptime(r.uptime_s)}`,
+  );
+  if (r.servers.length > 0) {
+    io.out("");
+    io.out(
+      formatTable(
+        ["SERVER", "STATE", "LATENCY", "MODELS", "LOADED", "IN FLIGHT", "LAST ERROR"],
+        r.servers.map((s) => [
+          s.name,
+          s.state === "unknown" ? "not polled yet" : s.slow && s.healthy ? `${s.state} (slow)` : s.state,
+          s.latency_ms === null || !s.healthy ? "-" : `${s.latency_ms} ms`,
+          String(s.models),
+          // What a down server had loaded is history, not its state.
+          s.healthy ? loadedList(s.loaded) : "-",
+          String(s.in_flight),
+          s.error ?? "",
+        ]),
+        { right: new Set([2, 3, 5]) },
+      ),
+    );
+  }
+  if (r.external_hosts.length > 0) {
+    io.out("");
+    io.out(
+      formatTable(
+        ["EXTERNAL HOST", "TYPE", "STATE"],
+        r.external_hosts.map((e) => [e.name, e.type, e.usable ? "usable" : `not usable: ${e.reason ?? "?"}`]),
+      ),
+    );
+  }
+  if (r.components.length > 0) {
+    io.out("");
+    io.out(
+      formatTable(
+        ["COMPONENT", "STATE", "DETAIL"],
+        r.components.map((c) => [c.name, c.ok ? "ok" : "degraded", describeDetail(c.detail)]),
+      ),
+    );
+  }
+}
+
+/** Up to three names, then how many more. */
+function loadedList(names: readonly string[]): string {
+  if (names.length === 0) return "-";
+  return names.length <= 3 ? names.join(", ") : `${names.slice(0, 3).join(", ")} +${names.length - 3}`;
+}
+
+/** `{written: 1520, error: "database is locked"}` → `written 1520, error: database is locked`. */
+function describeDetail(detail: Record<string, unknown> | undefined): string {
+  if (detail === undefined) return "";
+  return Object.entries(detail)
+    .map(([k, v]) => {
+      const value = typeof v === "object" && v !== null ? JSON.stringify(v) : String(v);
+      return typeof v === "string"
+        ? `${k.replaceAll("_", " ")}: ${value}`
+        : `${k.replaceAll("_", " ")} ${value}`;
+    })
+    .join(", ");
+}
+
+function formatUptime(seconds: number): string {
+  return seconds < 60 ? `${seconds} s` : formatMs(seconds * 1000);
 }

@@ -7,15 +7,56 @@ export interface Io {
   err(text: string): void;
   /** Where a command reads input; absent: the process's stdin. */
   stdin?: Input;
+  /**
+   * Present only when stderr is a terminal: one status line rewritten in place (a long
+   * report's progress); null clears it. Scripts and pipes never see it.
+   */
+  progress?(line: string | null): void;
+  /** Present only when stdout is a terminal: where `serve` prints its log for people. */
+  terminal?: Terminal;
 }
 
+/** A terminal to print to, and whether it may be coloured. */
+export interface Terminal {
+  write(text: string): void;
+  readonly colors: boolean;
+}
+
+const lineOf = (text: string) => (text.endsWith("\n") ? text : `${text}\n`);
+
 export const processIo: Io = {
-  out: (text) => process.stdout.write(text.endsWith("\n") ? text : `${text}\n`),
-  err: (text) => process.stderr.write(text.endsWith("\n") ? text : `${text}\n`),
+  out: (text) => process.stdout.write(lineOf(text)),
+  err: (text) => process.stderr.write(lineOf(text)),
+  ...(process.stderr.isTTY
+    ? {
+        progress: (line: string | null) => {
+          // \r and "erase to end of line": the line is rewritten, never scrolled.
+          process.stderr.write(line === null ? "\r\x1b[K" : `\r\x1b[K${line}`);
+        },
+      }
+    : {}),
+  ...(process.stdout.isTTY
+    ? {
+        terminal: {
+          write: (text: string) => process.stdout.write(text),
+          // https://no-color.org: any non-empty NO_COLOR turns colours off.
+          colors: !process.env["NO_COLOR"],
+        },
+      }
+    : {}),
 };
 
-/** Exit codes shared by every command. */
-export const EXIT = { ok: 0, failure: 1, usage: 64, config: 78 } as const;
+/**
+ * Exit codes shared by every command (documented in the man page): 2 is `health`'s "down or
+ * unreachable"; 64 and 78 are sysexits.h's EX_USAGE and EX_CONFIG.
+ */
+export const EXIT = { ok: 0, failure: 1, down: 2, usage: 64, config: 78 } as const;
+
+/**
+ * The message of every command group's `demandCommand`: main recognises it and prints that
+ * group's help instead of an error (a bare `ollama-proxy users` asks what there is).
+ */
+export const NO_SUBCOMMAND = "no command given";
 
 /** A command failed in a way the user can fix; main prints the message (no stack) and exits non-zero. */
 export class CliError extends Error {

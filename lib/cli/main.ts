@@ -1,15 +1,36 @@
 import yargs from "yargs";
 import { VERSION } from "../version.js";
-import { configOptions } from "./common.js";
+import { configOptions, databaseOption, jsonOption } from "./common.js";
 import { configCommand } from "./config.js";
 import { connectCommand } from "./connect.js";
 import { health } from "./health.js";
-import { CliError, EXIT, type Io, processIo } from "./io.js";
+import { CliError, EXIT, type Io, NO_SUBCOMMAND, processIo } from "./io.js";
 import { loginCommand, logoutCommand, whoamiCommand } from "./login.js";
-import { route } from "./route.js";
-import { serve } from "./serve.js";
-import { usage } from "./usage.js";
+import { GROUP_KEYS, SORT_KEYS, usage } from "./usage-report.js";
 import { usersCommand } from "./users.js";
+
+/**
+ * Options whose value may start with a dash (`--expires-in -5m`, `--since -2h`): yargs would
+ * read `-5m` as the flags -5 and -m, so such a value is attached to its option first and the
+ * command judges it (`--since -2h` means 2 hours ago; `--expires-in -5m` is refused, clearly).
+ */
+const SIGNED_VALUE_OPTIONS = new Set(["--expires-in", "--since", "--until"]);
+
+/** `--since -2h` → `--since=-2h`, for the options above only. */
+export function attachSignedValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (SIGNED_VALUE_OPTIONS.has(arg) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
 
 /**
  * The whole CLI as a function: parses argv, runs one command, resolves to its exit code.
@@ -21,9 +42,13 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     p.then((c) => {
       code = c;
     });
-  const cli = yargs([...argv])
+  const args = attachSignedValues(argv);
+  const cli = yargs(args)
     .scriptName("ollama-proxy")
     .usage("$0 <command> [options]\n\nOne front door for a fleet of Ollama servers.")
+    .epilogue(
+      "Exit codes: 0 ok; 1 failed (health: degraded); 2 health: down or unreachable; 64 bad command line; 78 bad config. See man 8 ollama-proxy.",
+    )
     .version(VERSION)
     .alias("version", "V")
     .help()
@@ -38,20 +63,26 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
         y
           .options(configOptions)
           .option("port", { type: "number", describe: "listen on this port instead of proxy_port" }),
-      (a) => run(serve(a, io)),
+      // Loaded when used: the server's modules (http-proxy-3, pino, prom-client) are most of
+      // what a CLI start costs, and the other commands need none of them.
+      (a) => run(import("./serve.js").then((m) => m.serve(a, io))),
     )
     .command("users", "create, list, show, set, deactivate, activate, delete and rotate users", (y) =>
       usersCommand(y, io),
     )
-    .command("config", "check the configuration file", (y) => configCommand(y, io))
+    .command("config", "check the configuration file", (y) => configCommand(y, io, run))
     .command(
       "health",
       "ask a running proxy for its health: exit 0 ok, 1 degraded, 2 down or unreachable",
       (y) =>
         y
           .options(configOptions)
-          .option("url", { type: "string", describe: "proxy address (default: from the config)" })
-          .option("json", { type: "boolean", default: false })
+          .option("url", {
+            type: "string",
+            describe:
+              "proxy address (default: the one the running server recorded in its state folder, else the config's)",
+          })
+          .options(jsonOption)
           .option("timeout", { type: "number", default: 5000, describe: "ms to wait for an answer" }),
       (a) => run(health(a, io)),
     )
@@ -61,34 +92,69 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       (y) =>
         y
           .options(configOptions)
-          .positional("model", { type: "string", demandOption: true })
-          .option("json", { type: "boolean", default: false }),
-      (a) => run(route({ ...a, model: a.model as string }, io)),
+          .positional("model", { type: "string", demandOption: true, describe: "a model name, e.g. llama3" })
+          .options(jsonOption),
+      (a) => run(import("./route.js").then((m) => m.route({ ...a, model: a.model as string }, io))),
     )
     .command(
       "usage",
-      "requests, tokens, errors and latency per user and model, from the request log",
+      "requests, tokens, errors and latency from the request log, grouped and totalled",
       (y) =>
         y
-          .options(configOptions)
+          .options({ ...configOptions, ...databaseOption })
+          .option("since", {
+            type: "string",
+            default: "24h",
+            describe: "start: a duration ago (90m, 24h, 30d, 2w; -24h alike) or a date (2026-03-01[T09:00])",
+          })
+          .option("until", { type: "string", describe: "end, written like --since (default: now)" })
+          .option("by", {
+            type: "string",
+            default: "user,model",
+            describe: `group rows by any of ${GROUP_KEYS.join(", ")} (comma-separated, in that order)`,
+          })
           .option("user", { type: "string", describe: "only this user" })
           .option("model", { type: "string", describe: "only this model" })
-          .option("since", { type: "string", default: "24h", describe: "how far back: 90m, 24h, 30d, 2w" })
-          .option("json", { type: "boolean", default: false }),
-      (a) => run(Promise.resolve(usage(a, io))),
+          .option("server", { type: "string", describe: "only this server (or external host)" })
+          .option("sort", {
+            type: "string",
+            choices: SORT_KEYS,
+            describe: "order of the rows: key (the grouping, default) or a column, largest first",
+          })
+          .option("top", {
+            type: "number",
+            describe: "only the first N rows (sorted by requests unless --sort)",
+          })
+          .option("format", {
+            type: "string",
+            choices: ["table", "json", "csv"],
+            default: "table",
+            describe: "table for people; json or csv for scripts and spreadsheets",
+          })
+          .option("json", { type: "boolean", default: false, describe: "same as --format json" }),
+      (a) => run(usage(a, io)),
     )
     .command(loginCommand(io))
     .command(logoutCommand(io))
     .command(whoamiCommand(io))
     .command(connectCommand(io))
-    .demandCommand(1, "name a command (see --help)")
+    .demandCommand(1, NO_SUBCOMMAND)
     .fail((msg, err) => {
       throw err ?? new CliError(msg, EXIT.usage);
     });
   try {
-    await cli.parseAsync();
+    let printed = "";
+    // With a callback, yargs hands over what it would print (--help, --version) instead of
+    // writing to the console, so that it goes through `io` like everything else.
+    await cli.parseAsync(args, {}, (_err, _argv, output) => {
+      printed = output;
+    });
+    if (printed) io.out(printed);
     return code;
   } catch (err) {
+    // A bare command (`ollama-proxy`, `ollama-proxy users`): its help, not an error.
+    if (err instanceof CliError && err.message === NO_SUBCOMMAND && !argv.includes("--help"))
+      return main([...argv, "--help"], io);
     if (err instanceof CliError) {
       io.err(`ollama-proxy: ${err.message}`);
       if (err.exitCode === EXIT.usage) io.err("Run ollama-proxy --help for usage.");

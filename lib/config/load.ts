@@ -58,7 +58,13 @@ export function resolveConfigLocation(opts: LoadOptions = {}): { file: string; e
 }
 
 const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: false, strict: false });
-const validateFile = ajv.compile(schema);
+// Compiled on first use: it is most of what importing this module costs, and CLI commands
+// that never read a config (--version, --help, `users … --database`) should not pay it.
+let compiled: ReturnType<typeof ajv.compile> | undefined;
+const validator = () => {
+  compiled ??= ajv.compile(schema);
+  return compiled;
+};
 
 /** Reads, expands, validates and freezes one section of the config file. Throws ConfigError. */
 export function loadConfig(opts: LoadOptions = {}): Loaded {
@@ -99,6 +105,7 @@ export function loadConfig(opts: LoadOptions = {}): Loaded {
 
   // The schema describes the whole file; validating {env: section} makes each error path start with the env.
   const wrapped = { [env]: section };
+  const validateFile = validator();
   const valid = validateFile(wrapped);
   for (const e of valid ? [] : (validateFile.errors ?? [])) {
     const line = formatAjvError(e);
@@ -152,6 +159,22 @@ function checkValues(section: unknown, env: string, problems: string[]): void {
   }
 
   checkPolicies(section["policies"], env, problems);
+
+  // Node refuses to create a server whose header deadline outlasts its whole-request deadline
+  // (ERR_OUT_OF_RANGE at start): say so here, by key, instead of a stack trace at `serve`.
+  const limits = isObject(section["limits"]) ? section["limits"] : {};
+  const headersMs = limits["headers_timeout_ms"] ?? DEFAULTS.limits.headers_timeout_ms;
+  const requestMs = limits["request_timeout_ms"] ?? DEFAULTS.limits.request_timeout_ms;
+  if (
+    typeof headersMs === "number" &&
+    typeof requestMs === "number" &&
+    requestMs > 0 &&
+    headersMs > requestMs
+  ) {
+    problems.push(
+      `${env}.limits.request_timeout_ms: ${requestMs} is shorter than limits.headers_timeout_ms (${headersMs}); a request cannot end before its headers do (0 turns the request deadline off)`,
+    );
+  }
 
   // Servers and external hosts are named by key and by `name`: each label must be one target's.
   const seen = new Map<string, string>();

