@@ -49,7 +49,8 @@ export function healthReport(
     latency_ms: s.latencyMs === null ? null : Math.round(s.latencyMs * 10) / 10,
     slow: s.isSlow(opts.slowMs),
     models: s.models.size,
-    loaded: [...s.loaded.values()].map((m) => m.name),
+    // What a down server last had loaded is gone or unreachable: not "loaded" for anyone.
+    loaded: s.health === "down" ? [] : [...s.loaded.values()].map((m) => m.name),
     in_flight: s.inFlight,
     priority: s.config.priority,
     max_memory_gb: s.config.maxMemoryGb,

@@ -1,6 +1,7 @@
 import type { Config } from "../config/types.js";
 import { normalizeModel } from "../model-name.js";
 import type { Fleet } from "./fleet.js";
+import type { ServerState } from "./server-state.js";
 import { nextCandidate } from "./table.js";
 
 /** One server's part in a routing decision. */
@@ -36,7 +37,7 @@ export function explainRoute(config: Config, fleet: Fleet, model: string): Expla
 
   const order: string[] = [];
   if (route.kind === "ollama") {
-    const tried = new Set<import("./server-state.js").ServerState>();
+    const tried = new Set<ServerState>();
     for (;;) {
       const next = nextCandidate(route.tiers, tried);
       if (next === null) break;
@@ -45,7 +46,8 @@ export function explainRoute(config: Config, fleet: Fleet, model: string): Expla
     }
   }
   const need = table.memoryNeed(key);
-  const anyHas = fleet.servers().some((s) => s.usable && s.models.has(key));
+  // Any enabled server, up or down: a model on a down server exists all the same.
+  const anyHas = fleet.servers().some((s) => s.models.has(key));
   const first = order[0] ?? null;
   const firstState = first === null ? undefined : live.get(first);
 
@@ -54,12 +56,13 @@ export function explainRoute(config: Config, fleet: Fleet, model: string): Expla
     const rank = order.indexOf(sc.key);
     let why: string;
     if (!sc.enabled || s === undefined) why = "disabled in the config";
-    else if (s.health === "down") why = `down (${s.downReason ?? "unknown reason"})`;
+    else if (s.health === "down") why = `down (${s.downReason ?? "unknown reason"})${downDetail(s, key)}`;
     else if (route.kind === "ollama" && route.explicit && rank === -1)
       why = `${key} is explicitly assigned to another server`;
     else if (sc.maxMemoryGb !== null && sc.maxMemoryGb < need.gb)
       why = `too small: max_memory_gb ${sc.maxMemoryGb} < ${Math.round(need.gb * 10) / 10} GB needed`;
-    else if (rank === -1 && anyHas && !s.models.has(key)) why = "does not have the model (other servers do)";
+    else if (rank === -1 && !s.models.has(key))
+      why = anyHas ? "does not have the model (other servers do)" : "does not have the model";
     else if (rank === 0) {
       const parts = [`priority ${sc.priority}`];
       if (s.models.has(key)) parts.push("has the model");
@@ -82,8 +85,14 @@ export function explainRoute(config: Config, fleet: Fleet, model: string): Expla
   }
 
   const summary =
-    route.kind === "error"
+    route.kind === "error" || route.kind === "unavailable"
       ? route.error.message
       : `${key} → ${first} (needs ${Math.round(need.gb * 10) / 10} GB, from ${need.from})`;
   return { model: key, target: first, summary, verdicts };
+}
+
+/** What a down server's last-known model list says about the model. */
+function downDetail(s: ServerState, key: string): string {
+  if (s.modelsAt === 0) return "; its model list is unknown";
+  return s.models.has(key) ? "; it has the model" : "";
 }

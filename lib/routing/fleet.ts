@@ -114,12 +114,17 @@ export function startFleet(initial: Config, log: Logger, environ: NodeJS.Process
       s.models = models;
       s.modelsAt = s.lastPollAt;
     } else if (
+      version.status === "fulfilled" &&
       s.modelsAt !== 0 &&
       s.lastPollAt - s.modelsAt > config.cacheTtlSeconds * 1000 * 2 &&
       s.models.size > 0
     ) {
-      // Past its trust period and not refreshable: forget it rather than route on a stale list.
+      // Past its trust period and not refreshable from a server that answers: forget it rather
+      // than route on a stale list. A server that does not answer at all keeps its last-known
+      // list until it does: no request goes to it once it is down, and the list is what lets
+      // the table say "on mid, which is down" instead of sending the model where it is not.
       s.models = new Map();
+      s.modelsAt = 0;
       changed = true;
     }
     if (changed) rebuild();

@@ -14,7 +14,7 @@ interface Merged {
   readonly servers: string[];
 }
 
-/** Servers whose models may be listed: enabled and not down. */
+/** Servers whose loaded models may be listed: enabled and not down. */
 function listed(fleet: Fleet): ServerState[] {
   return fleet.servers().filter((s) => s.usable);
 }
@@ -34,6 +34,21 @@ function merge(
   return out;
 }
 
+/**
+ * The models a client can use, each from the servers the routing table would send it to: a
+ * model only on down servers, or only where it does not fit (max_memory_gb), is not listed,
+ * so that nothing in a listing answers "not found" or 503 when asked for.
+ */
+function servable(fleet: Fleet): Map<string, Merged> {
+  const table = fleet.table();
+  return merge(listed(fleet), (s) =>
+    [...s.models].filter(([key]) => {
+      const r = table.route(key);
+      return r.kind === "ollama" && r.tiers.some((tier) => tier.includes(s));
+    }),
+  );
+}
+
 /** Models explicitly assigned to a usable external host, as (name, host key). */
 function externalModels(config: Config, fleet: Fleet): { name: string; key: string; host: string }[] {
   const usable = new Set(
@@ -51,7 +66,7 @@ function externalModels(config: Config, fleet: Fleet): { name: string; key: stri
 
 /** GET /api/tags */
 export function tagsListing(config: Config, fleet: Fleet, startedAt: string): Json {
-  const merged = merge(listed(fleet), (s) => s.models);
+  const merged = servable(fleet);
   const models: Json[] = [];
   for (const m of merged.values()) models.push({ ...m.raw, servers: m.servers });
   for (const e of externalModels(config, fleet)) {
@@ -78,7 +93,7 @@ export function tagsListing(config: Config, fleet: Fleet, startedAt: string): Js
 
 /** The names of every model the fleet can serve (what /api/tags lists), sorted. */
 export function modelNames(config: Config, fleet: Fleet): string[] {
-  const merged = merge(listed(fleet), (s) => s.models);
+  const merged = servable(fleet);
   const names = [...merged.values()].map((m) => String(m.raw.name ?? m.raw.model ?? ""));
   for (const e of externalModels(config, fleet)) if (!merged.has(e.key)) names.push(e.name);
   return names.sort();
@@ -93,7 +108,7 @@ export function psListing(fleet: Fleet): Json {
 /** GET /v1/models, in OpenAI's shape (as Ollama serves it). */
 export function openaiModels(config: Config, fleet: Fleet): Json {
   const data: Json[] = [];
-  const merged = merge(listed(fleet), (s) => s.models);
+  const merged = servable(fleet);
   for (const m of merged.values()) data.push(openaiModel(m.raw, m.servers));
   for (const e of externalModels(config, fleet)) {
     if (!merged.has(e.key))
@@ -105,7 +120,7 @@ export function openaiModels(config: Config, fleet: Fleet): Json {
 /** GET /v1/models/{model}: the entry, or null when no server and no assignment knows it. */
 export function openaiModelInfo(config: Config, fleet: Fleet, name: string): Json | null {
   const key = normalizeModel(name);
-  const merged = merge(listed(fleet), (s) => s.models).get(key);
+  const merged = servable(fleet).get(key);
   if (merged !== undefined) return openaiModel(merged.raw, merged.servers);
   const e = externalModels(config, fleet).find((m) => m.key === key);
   return e === undefined ? null : { id: e.name, object: "model", created: 0, owned_by: e.host };

@@ -38,7 +38,7 @@ export class ServerState {
   version: string | null = null;
   /** Normalised name → tag entry; empty until the first /api/tags answer. */
   models: ReadonlyMap<string, TagEntry> = new Map();
-  /** When `models` was last refreshed (epoch ms); 0 = never. */
+  /** When `models` was last refreshed (epoch ms); 0 = not known (never read, or forgotten as stale). */
   modelsAt = 0;
   /** Normalised name → loaded model. */
   loaded: ReadonlyMap<string, PsEntry> = new Map();

@@ -17,6 +17,16 @@ export type Route =
       readonly haveModel: boolean;
       readonly explicit: boolean;
     }
+  /**
+   * The model is on some server, but none that is up can take it (down, or its max_memory_gb is
+   * below the model's size). `fallback`: the live servers that admit it by memory, for a pull.
+   */
+  | {
+      readonly kind: "unavailable";
+      readonly model: string;
+      readonly error: ProxyError;
+      readonly fallback: readonly (readonly ServerState[])[];
+    }
   | {
       readonly kind: "external";
       readonly model: string;
@@ -96,31 +106,43 @@ export class RoutingTable {
     if (assigned !== undefined) return this.explicit(key, assigned.target);
 
     const { gb, from } = this.memoryNeed(key);
-    const admitting = this.servers.filter(
-      (s) => s.health !== "down" && (s.config.maxMemoryGb === null || s.config.maxMemoryGb >= gb),
-    );
+    const fits = (s: ServerState) => s.config.maxMemoryGb === null || s.config.maxMemoryGb >= gb;
+    const live = this.servers.filter((s) => s.health !== "down");
+    const admitting = live.filter(fits);
     const having = admitting.filter((s) => s.models.has(key));
-    const pool = having.length > 0 ? having : admitting;
-    if (pool.length === 0) {
-      const usable = this.servers.filter((s) => s.health !== "down");
-      const error =
-        usable.length === 0
-          ? new ProxyError("no_server", "no Ollama server is available", { headers: { "retry-after": "5" } })
-          : new ProxyError(
-              "no_server",
-              `no available server can run model "${key}": it needs about ${gb} GB (${from}) and every usable server's max_memory_gb is lower`,
-            );
-      return { kind: "error", model: key, error };
-    }
-    return {
+    const route = (pool: readonly ServerState[], haveModel: boolean): Route => ({
       kind: "ollama",
       model: key,
       needGb: gb,
       needFrom: from,
       tiers: this.tiers(pool, key),
-      haveModel: having.length > 0,
+      haveModel,
       explicit: false,
-    };
+    });
+    if (having.length > 0) return route(having, true);
+
+    if (live.length === 0)
+      return { kind: "error", model: key, error: noServer("no Ollama server is available") };
+    // The model exists, but only where it cannot run now: say so, rather than send it to a
+    // server without it (whose Ollama would answer "not found, try pulling it first").
+    const holders = this.servers.filter((s) => s.models.has(key));
+    if (holders.length > 0) return this.unavailable(key, onlyOn(key, gb, holders, fits), admitting);
+    // A down server that never listed its models may have this one: not knowing is not "not found".
+    const unknown = this.servers.filter((s) => s.health === "down" && s.modelsAt === 0 && fits(s));
+    if (unknown.length > 0) return this.unavailable(key, mayBeOn(key, unknown), admitting);
+
+    // Nobody has it: the servers that admit it by memory (their Ollama pulls it or answers 404).
+    if (admitting.length > 0) return route(admitting, false);
+    const error = new ProxyError(
+      "no_server",
+      `no available server can run model "${key}": it needs about ${gb} GB (${from}) and every usable server's max_memory_gb is lower`,
+    );
+    return { kind: "error", model: key, error };
+  }
+
+  private unavailable(key: string, message: string, admitting: readonly ServerState[]): Route {
+    const fallback = admitting.length === 0 ? [] : this.tiers(admitting, key);
+    return { kind: "unavailable", model: key, error: noServer(message), fallback };
   }
 
   private explicit(key: string, target: string): Route {
@@ -130,13 +152,7 @@ export class RoutingTable {
         return {
           kind: "error",
           model: key,
-          error: new ProxyError(
-            "no_server",
-            `model "${key}" is assigned to server "${target}", which is down`,
-            {
-              headers: { "retry-after": "5" },
-            },
-          ),
+          error: noServer(`model "${key}" is assigned to server "${target}", which is down`),
         };
       }
       const { gb, from } = this.memoryNeed(key);
@@ -183,6 +199,57 @@ export class RoutingTable {
     }
     return tiers;
   }
+}
+
+/** Seconds a client is asked to wait when no server can take its model now (as the forwarder asks). */
+const RETRY_AFTER_S = "5";
+
+/** A 503 that may pass: the client is told when to try again. */
+function noServer(message: string): ProxyError {
+  return new ProxyError("no_server", message, { headers: { "retry-after": RETRY_AFTER_S } });
+}
+
+/**
+ * Says where a model is when every server that has it is down or too small for it:
+ * "qwen2.5:14b is on mid, which is down", "mistral:7b (4.1 GB) is only on second, whose
+ * max_memory_gb is 4". A server both down and too small is named as too small: its coming
+ * back would not help.
+ */
+function onlyOn(
+  key: string,
+  gb: number,
+  holders: readonly ServerState[],
+  fits: (s: ServerState) => boolean,
+): string {
+  const small = holders.filter((s) => !fits(s));
+  const down = holders.filter((s) => fits(s));
+  const parts: string[] = [];
+  if (down.length > 0) parts.push(`${names(down)}, which ${down.length === 1 ? "is" : "are"} down`);
+  if (small.length === 1)
+    parts.push(`${small[0]!.key}, whose max_memory_gb is ${small[0]!.config.maxMemoryGb}`);
+  else if (small.length > 1)
+    parts.push(
+      `${names(small)}, whose max_memory_gb (${small.map((s) => s.config.maxMemoryGb).join(", ")}) is too small`,
+    );
+  if (small.length === 0) return `${key} is on ${parts[0]}`;
+  return `${key} (${roundGb(gb)} GB) is only on ${parts.join(", and on ")}`;
+}
+
+/** Says where a model may be when no live server has it and some down server never listed its models. */
+function mayBeOn(key: string, unknown: readonly ServerState[]): string {
+  const one = unknown.length === 1;
+  return `${key} is not on any server that is up; it may be on ${names(unknown)}, which ${one ? "is" : "are"} down and ${one ? "has" : "have"} not listed ${one ? "its" : "their"} models`;
+}
+
+/** "a", "a and b", "a, b and c". */
+function names(servers: readonly ServerState[]): string {
+  const keys = servers.map((s) => s.key);
+  return keys.length === 1 ? keys[0]! : `${keys.slice(0, -1).join(", ")} and ${keys[keys.length - 1]}`;
+}
+
+/** One decimal: 4.1 GB, 40 GB. */
+function roundGb(gb: number): number {
+  return Math.round(gb * 10) / 10;
 }
 
 /**

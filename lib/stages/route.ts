@@ -49,6 +49,10 @@ export function route(
   switch (r.kind) {
     case "error":
       return r.error;
+    case "unavailable":
+      // A pull is how a model gets onto a server that can run it: it goes where the model fits.
+      if (op === "pull" && r.fallback.length > 0) return { kind: "ollama", tiers: r.fallback, management };
+      return r.error;
     case "external":
       if (management)
         return new ProxyError(
