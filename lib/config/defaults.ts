@@ -27,6 +27,8 @@ export const DEFAULTS = {
     priority: 1,
     max_memory_gb: null,
     enabled: true,
+    parallel: null,
+    max_loaded_models: null,
   },
   external_host: {
     protocol: "https",
@@ -52,6 +54,13 @@ export const DEFAULTS = {
   },
   trusted_proxies: [] as string[],
   allow_cloud: false,
+  scheduler: {
+    max_queue: 1000,
+    max_wait_seconds: 300,
+    model_affinity_ms: 2000,
+    // "Recent use" for fair share: older GPU time fades with this time constant.
+    fair_share_window_seconds: 300,
+  },
 } as const;
 
 /** The defaults that differ by environment: production listens on all interfaces and logs to /var/log. */
