@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isGrant, isWaiting, Simulation, world } from "./fixtures/schedule-world.js";
+import { isGrant, isWaiting } from "../lib/schedule/scheduler.js";
+import { Simulation, world } from "./fixtures/schedule-world.js";
 
 // SPEC §10: a client that goes away while waiting is dropped at once; its request never reaches
 // a server.

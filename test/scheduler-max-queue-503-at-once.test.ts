@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ProxyError } from "../lib/errors.js";
-import { isGrant, isWaiting, world } from "./fixtures/schedule-world.js";
+import { isGrant, isWaiting } from "../lib/schedule/scheduler.js";
+import { world } from "./fixtures/schedule-world.js";
 
 // SPEC §10, bounds: more than scheduler.max_queue waiting → 503 with Retry-After at once, not
 // after a wait; the tickets already waiting keep their places.

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ProxyError } from "../lib/errors.js";
+import { isGrant, isWaiting } from "../lib/schedule/scheduler.js";
 import type { Grant } from "../lib/schedule/types.js";
-import { isGrant, isWaiting, world } from "./fixtures/schedule-world.js";
+import { world } from "./fixtures/schedule-world.js";
 
 // SPEC §10, bounds: a wait longer than scheduler.max_wait_seconds → 503 with Retry-After, at the
 // deadline. One timer serves the whole queue (the oldest ticket's deadline), not one per request.

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ProxyError } from "../lib/errors.js";
-import { isGrant, isWaiting, world } from "./fixtures/schedule-world.js";
+import { isGrant, isWaiting } from "../lib/schedule/scheduler.js";
+import { world } from "./fixtures/schedule-world.js";
 
 // The scheduler replaces nextCandidate for the forward stage (SPEC §6.4): tier by tier; within a
 // tier the fewest in flight, a server holding the model on a tie; down servers skipped. With

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isGrant, isWaiting, world } from "./fixtures/schedule-world.js";
+import { isGrant, isWaiting } from "../lib/schedule/scheduler.js";
+import { world } from "./fixtures/schedule-world.js";
 
 // SPEC §10: SIGHUP applies `parallel` and `scheduler.*` live. Shrinking `parallel` never cuts a
 // running request: the new limit only holds back new ones until enough have finished.

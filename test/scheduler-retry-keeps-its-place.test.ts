@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ProxyError } from "../lib/errors.js";
+import { isGrant, isWaiting } from "../lib/schedule/scheduler.js";
 import type { Grant } from "../lib/schedule/types.js";
-import { isGrant, isWaiting, world } from "./fixtures/schedule-world.js";
+import { world } from "./fixtures/schedule-world.js";
 
 // Failover before the first byte (SPEC §6.5) under the scheduler: `retry` frees the failed
 // server's slot and asks for another candidate; when all are full the request waits at the

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ProxyError } from "../lib/errors.js";
+import { isGrant, isWaiting } from "../lib/schedule/scheduler.js";
 import type { Grant } from "../lib/schedule/types.js";
-import { isGrant, isWaiting, world } from "./fixtures/schedule-world.js";
+import { world } from "./fixtures/schedule-world.js";
 
 // SPEC §10 / issue 12: a server marked down, or disabled by a reload, hands its waiting
 // requests back to the scheduler: another candidate, or 503.

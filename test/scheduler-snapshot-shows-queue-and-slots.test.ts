@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isGrant, isWaiting, psEntry, world } from "./fixtures/schedule-world.js";
+import { isGrant, isWaiting } from "../lib/schedule/scheduler.js";
+import { psEntry, world } from "./fixtures/schedule-world.js";
 
 // SPEC §10, visible: what /health, /metrics and `route` will show — per server in flight per
 // model and waiting; overall waiting and oldest wait; model loads; the wait-time histogram.

@@ -9,7 +9,7 @@
  * affinity hold, and a once-a-second re-check that sees servers come back up).
  */
 import type { Config, SchedulerConfig } from "../config/types.js";
-import type { ProxyError } from "../errors.js";
+import { ProxyError } from "../errors.js";
 import type { ModelSlot, ServerState } from "../routing/server-state.js";
 import { type Clock, systemClock } from "./clock.js";
 import { FairShare, type UserShare } from "./fair-share.js";
@@ -18,7 +18,7 @@ import { noServer, queueFull, serversGone, shuttingDown, waitTimeout } from "./r
 import { noteGrant, noteRelease, slotOf } from "./residency.js";
 import { nextFor, type Outcome, pickServer } from "./select.js";
 import { describe } from "./snapshot.js";
-import type { Admission, Grant, Scheduler, SchedulerSnapshot, Ticket } from "./types.js";
+import type { Admission, Grant, Scheduler, SchedulerSnapshot, Ticket, Waiting } from "./types.js";
 import { Entry, type EntryOwner, WaitQueue } from "./wait-queue.js";
 
 /** While tickets wait, the queue is looked at again at least this often (the pollers do not say when a server is back). */
@@ -63,6 +63,16 @@ class SlotGrant implements Grant {
     this.released = true;
     this.owner.releaseGrant(this);
   }
+}
+
+/** Narrows an admission: a slot now. */
+export function isGrant(a: Admission): a is Grant {
+  return !(a instanceof ProxyError) && "release" in a;
+}
+
+/** Narrows an admission: a ticket that waits (await `promise`; `cancel()` if the client leaves). */
+export function isWaiting(a: Admission): a is Waiting {
+  return !(a instanceof ProxyError) && "promise" in a;
 }
 
 /** Builds the scheduler for `config`; `clock` is the system's unless a test drives time. */
