@@ -9,78 +9,31 @@
  * affinity hold, and a once-a-second re-check that sees servers come back up).
  */
 import type { Config, SchedulerConfig } from "../config/types.js";
-import { ProxyError } from "../errors.js";
-import type { ModelSlot, ServerState } from "../routing/server-state.js";
+import type { ProxyError } from "../errors.js";
+import type { ServerState } from "../routing/server-state.js";
 import { type Clock, systemClock } from "./clock.js";
 import { FairShare, type UserShare } from "./fair-share.js";
+import { type GrantOwner, SlotGrant } from "./grant.js";
 import { WaitTimes } from "./histogram.js";
 import { noServer, queueFull, serversGone, shuttingDown, waitTimeout } from "./refusals.js";
 import { noteGrant, noteRelease, slotOf } from "./residency.js";
 import { nextFor, type Outcome, pickServer } from "./select.js";
 import { describe } from "./snapshot.js";
-import type { Admission, Grant, Scheduler, SchedulerSnapshot, Ticket, Waiting } from "./types.js";
+import { OneTimer } from "./timer.js";
+import type { Admission, Grant, Scheduler, SchedulerSnapshot, Ticket } from "./types.js";
 import { Entry, type EntryOwner, WaitQueue } from "./wait-queue.js";
 
 /** While tickets wait, the queue is looked at again at least this often (the pollers do not say when a server is back). */
 const RECHECK_MS = 1000;
 
-/** A slot held by one request. */
-class SlotGrant implements Grant {
-  readonly server: ServerState;
-  readonly queuedMs: number;
-  readonly ticket: Ticket;
-  /** The ticket's place in the queue, kept across failovers. */
-  readonly seq: number;
-  readonly admittedAt: number;
-  readonly slot: ModelSlot;
-  /** The user's share when `server` has a slot limit (fair share counts GPU time there only). */
-  readonly share: UserShare | null;
-  released = false;
-  private readonly owner: SlotScheduler;
-
-  constructor(
-    owner: SlotScheduler,
-    ticket: Ticket,
-    server: ServerState,
-    slot: ModelSlot,
-    share: UserShare | null,
-    seq: number,
-    admittedAt: number,
-    queuedMs: number,
-  ) {
-    this.owner = owner;
-    this.ticket = ticket;
-    this.server = server;
-    this.slot = slot;
-    this.share = share;
-    this.seq = seq;
-    this.admittedAt = admittedAt;
-    this.queuedMs = queuedMs;
-  }
-
-  release(): void {
-    if (this.released) return;
-    this.released = true;
-    this.owner.releaseGrant(this);
-  }
-}
-
-/** Narrows an admission: a slot now. */
-export function isGrant(a: Admission): a is Grant {
-  return !(a instanceof ProxyError) && "release" in a;
-}
-
-/** Narrows an admission: a ticket that waits (await `promise`; `cancel()` if the client leaves). */
-export function isWaiting(a: Admission): a is Waiting {
-  return !(a instanceof ProxyError) && "promise" in a;
-}
+export { isGrant, isWaiting } from "./grant.js";
 
 /** Builds the scheduler for `config`; `clock` is the system's unless a test drives time. */
 export function createScheduler(config: Config, clock: Clock = systemClock): Scheduler {
   return new SlotScheduler(config, clock);
 }
 
-class SlotScheduler implements Scheduler, EntryOwner {
+class SlotScheduler implements Scheduler, EntryOwner, GrantOwner {
   private cfg: SchedulerConfig;
   private readonly clock: Clock;
   private readonly fair: FairShare;
@@ -93,13 +46,13 @@ class SlotScheduler implements Scheduler, EntryOwner {
   private readonly out: Outcome = { heldUntil: Number.POSITIVE_INFINITY, anyUsable: false };
   private seq = 0;
   private closed = false;
-  private timerAt = Number.POSITIVE_INFINITY;
-  private cancelTimer: (() => void) | null = null;
+  private readonly timer: OneTimer;
   private readonly totals = { granted: 0, queueFull: 0, waitTimeouts: 0, cancelled: 0, serverGone: 0 };
 
   constructor(config: Config, clock: Clock) {
     this.cfg = config.scheduler;
     this.clock = clock;
+    this.timer = new OneTimer(clock, () => this.onTimer());
     this.fair = new FairShare(config.scheduler.fairShareWindowSeconds);
     this.setLive(config);
   }
@@ -165,7 +118,7 @@ class SlotScheduler implements Scheduler, EntryOwner {
 
   close(): void {
     this.closed = true;
-    this.disarm();
+    this.timer.stop();
     for (let e = this.queue.head; e !== null; e = this.queue.head) this.refuse(e, shuttingDown());
   }
 
@@ -187,7 +140,7 @@ class SlotScheduler implements Scheduler, EntryOwner {
       e.share.waiting--;
       e.state = "cancelled";
       this.totals.cancelled++;
-      if (this.queue.size === 0) this.disarm();
+      if (this.queue.size === 0) this.timer.stop();
     } else if (e.state === "granted") {
       // Granted, but the promise's reader has not run yet: the request must never be sent.
       e.grant?.release();
@@ -291,9 +244,8 @@ class SlotScheduler implements Scheduler, EntryOwner {
     e.refused(err);
   }
 
-  private readonly onTimer = (): void => {
-    this.cancelTimer = null;
-    this.timerAt = Number.POSITIVE_INFINITY;
+  /** The queue's next deadline: tickets past max_wait get their 503, held ones may go now. */
+  private onTimer(): void {
     const now = this.clock.now();
     const maxWaitMs = this.cfg.maxWaitSeconds * 1000;
     // The queue is in arrival order, so the tickets past max_wait are at its head.
@@ -303,26 +255,16 @@ class SlotScheduler implements Scheduler, EntryOwner {
     }
     this.pumpAll(now);
     this.arm(this.out.heldUntil, now);
-  };
+  }
 
   /** Makes sure the one timer fires by `at`, by the oldest ticket's deadline, and within RECHECK_MS. */
   private arm(at: number, now: number): void {
     const head = this.queue.head;
     if (head === null) {
-      this.disarm();
+      this.timer.stop();
       return;
     }
-    const due = Math.min(at, head.admittedAt + this.cfg.maxWaitSeconds * 1000, now + RECHECK_MS);
-    if (this.cancelTimer !== null && this.timerAt <= due) return;
-    this.disarm();
-    this.timerAt = due;
-    this.cancelTimer = this.clock.after(Math.max(0, due - now), this.onTimer);
-  }
-
-  private disarm(): void {
-    this.cancelTimer?.();
-    this.cancelTimer = null;
-    this.timerAt = Number.POSITIVE_INFINITY;
+    this.timer.by(Math.min(at, head.admittedAt + this.cfg.maxWaitSeconds * 1000, now + RECHECK_MS), now);
   }
 
   private oldestWaitMs(now: number): number {
