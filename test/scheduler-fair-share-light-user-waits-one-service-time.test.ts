@@ -50,3 +50,18 @@ test("two heavy users with equal weight get equal shares of a saturated server",
   const few = served("few");
   assert.ok(Math.abs(many - few) <= 0.1 * (many + few), `served: many ${many}, few ${few}`);
 });
+
+test("weights divide use: a user of weight 3 gets three times the slots of a user of weight 1", async (t) => {
+  const w = world(t, { a: { parallel: 2, loaded: [MODEL] } });
+  const sim = new Simulation(w, { numParallel: 2, serviceMs: 250 });
+  sim.weights.set("interactive", 3);
+  // A weight that is not a positive number counts as 1.
+  sim.weights.set("batch", Number.NaN);
+  const tiers = w.tiers(["a"]);
+  for (let i = 0; i < 8; i++) void sim.loop("interactive", MODEL, tiers, 30_000);
+  for (let i = 0; i < 8; i++) void sim.loop("batch", MODEL, tiers, 30_000);
+  await w.clock.advance(35_000);
+  const served = (user: string) => sim.outcomes.filter((o) => o.user === user && o.doneAt !== null).length;
+  const ratio = served("interactive") / served("batch");
+  assert.ok(ratio > 2.6 && ratio < 3.4, `served ${served("interactive")} vs ${served("batch")}`);
+});
