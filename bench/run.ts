@@ -11,7 +11,7 @@
  *   --seconds S           length of one wrk measurement (default 2; quick 1; TTFB and 10 MB body: twice that)
  *   --streams N           concurrent slow streams (default 2000; quick 500)
  *   --big-streams N       the larger stream test (default: 10000 or what the open-file limit allows; 0 = skip)
- *   --only LIST           comma-separated phases (throughput, body, streams, big-streams) or
+ *   --only LIST           comma-separated phases (throughput, body, streams, big-streams, scheduling) or
  *                         scenarios (small-16, small-64, stream-50, ttfb, body-10mb, streams, streams-big)
  *   --no-nginx            leave nginx out even when it is installed
  *   --targets LIST        only these targets (direct, reference, nginx, ollama-proxy, ollama-proxy-nolog)
@@ -35,6 +35,7 @@ import { parseArgs } from "node:util";
 import { formatSummary, summarise } from "./cpuprofile.js";
 import { type CheckResult, checks, checksTable, type Results, valuesTable } from "./report.js";
 import { type Phase, type Sample, type Scenario, type Settings, scenarios, wrk } from "./scenarios.js";
+import { runScheduling } from "./scheduling.js";
 import { spread } from "./stats.js";
 import {
   childFileLimit,
@@ -345,7 +346,7 @@ async function main(): Promise<number> {
     const all = scenarios(s);
     const only = o.only?.split(",").map((x) => x.trim());
     for (const name of only ?? []) {
-      if (!all.some((x) => x.id === name || x.phase === name))
+      if (name !== "scheduling" && !all.some((x) => x.id === name || x.phase === name))
         throw new Error(`--only: "${name}" is neither a phase nor a scenario`);
     }
     const list = all.filter((x) => only === undefined || only.includes(x.id) || only.includes(x.phase));
@@ -355,6 +356,11 @@ async function main(): Promise<number> {
       if (!(name in LABELS)) throw new Error(`--targets: unknown target "${name}"`);
     }
     for (const phase of PHASES) await runPhase(phase, list, s, dir, nginx, files, results, targets);
+    // Issue 12's cases: the scheduler off and on side by side (bench/scheduling.ts).
+    const scheduling =
+      only === undefined || only.includes("scheduling")
+        ? await runScheduling({ dir, quick, log, running })
+        : null;
     meta.loadAverageAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
     meta.durationSeconds = Math.round((Date.now() - started.getTime()) / 1000);
 
@@ -364,16 +370,15 @@ async function main(): Promise<number> {
       header,
       `load average at end ${meta.loadAverageAtEnd.join(" ")} · took ${meta.durationSeconds} s`,
       "",
-      valuesTable(list, results),
-      "",
-      checksTable(judged),
+      ...(list.length > 0 ? [valuesTable(list, results), "", checksTable(judged)] : []),
+      ...(scheduling !== null ? ["", scheduling.text] : []),
       ...(notes.length > 0 ? ["", ...notes.map((n) => `note: ${n}`)] : []),
       "",
     ].join("\n");
     process.stdout.write(text);
     writeFileSync(
       join(RESULTS_DIR, "latest.json"),
-      `${JSON.stringify(toJson(meta, s, notes, list, results, judged), null, 2)}\n`,
+      `${JSON.stringify({ ...toJson(meta, s, notes, list, results, judged), scheduling: scheduling && { cases: scheduling.cases, checks: scheduling.checks } }, null, 2)}\n`,
     );
     writeFileSync(join(RESULTS_DIR, "latest.txt"), text);
     log("written: bench/results/latest.json, bench/results/latest.txt");

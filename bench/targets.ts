@@ -41,7 +41,7 @@ export interface Target {
 }
 
 /** A child process that announced `listening on http://...` on stderr. */
-interface Listening {
+export interface Listening {
   child: ChildProcess;
   url: string;
   stop(): Promise<void>;
@@ -84,7 +84,7 @@ async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
 }
 
 /** Starts a process and waits (20 s at most) for its `listening on` line. */
-async function startListening(
+export async function startListening(
   command: string,
   args: readonly string[],
   env?: NodeJS.ProcessEnv,

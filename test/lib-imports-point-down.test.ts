@@ -18,6 +18,7 @@ const LAYERS: [prefix: string, rank: number][] = [
   ["forward/", 50],
   ["observe/", 50],
   ["policy/", 45],
+  ["schedule/", 45],
   ["routing/", 40],
   ["http/", 35],
   ["log/", 35],

@@ -27,6 +27,8 @@ export const DEFAULTS = {
     priority: 1,
     max_memory_gb: null,
     enabled: true,
+    parallel: null,
+    max_loaded_models: null,
   },
   external_host: {
     protocol: "https",
@@ -60,6 +62,13 @@ export const DEFAULTS = {
   policy: {
     models: ["*"],
     weight: 1,
+  },
+  scheduler: {
+    max_queue: 1000,
+    max_wait_seconds: 300,
+    model_affinity_ms: 2000,
+    // "Recent use" for fair share: older GPU time fades with this time constant.
+    fair_share_window_seconds: 300,
   },
 } as const;
 

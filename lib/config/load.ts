@@ -270,6 +270,8 @@ interface RawServer {
   priority?: number;
   max_memory_gb?: number | null;
   enabled?: boolean;
+  parallel?: number | null;
+  max_loaded_models?: number | null;
 }
 interface RawExternalHost {
   host: string;
@@ -306,6 +308,7 @@ interface RawSection {
   metrics?: { enabled?: boolean; token?: string | null };
   trusted_proxies?: string[];
   allow_cloud?: boolean;
+  scheduler?: Partial<Record<keyof typeof DEFAULTS.scheduler, number>>;
   policies?: Record<string, RawPolicy | null> | null;
 }
 interface RawPolicy {
@@ -337,6 +340,8 @@ function build(raw: RawSection, env: string, file: string, cwd: string, warnings
       maxMemoryGb: s.max_memory_gb ?? DEFAULTS.server.max_memory_gb,
       enabled: s.enabled ?? DEFAULTS.server.enabled,
       origin: `${protocol}://${formatHost(s.host)}:${s.port}`,
+      parallel: s.parallel ?? DEFAULTS.server.parallel,
+      maxLoadedModels: s.max_loaded_models ?? DEFAULTS.server.max_loaded_models,
     };
   });
   servers.sort((a, b) => a.priority - b.priority || a.key.localeCompare(b.key));
@@ -388,6 +393,7 @@ function build(raw: RawSection, env: string, file: string, cwd: string, warnings
   const limits = { ...DEFAULTS.limits, ...raw.limits };
   const logging = { ...DEFAULTS.logging, dir: envDefaults.logDir, ...raw.logging };
   const metrics = { ...DEFAULTS.metrics, ...raw.metrics };
+  const scheduler = { ...DEFAULTS.scheduler, ...raw.scheduler };
   return {
     env,
     file,
@@ -435,6 +441,12 @@ function build(raw: RawSection, env: string, file: string, cwd: string, warnings
     trustedProxies: raw.trusted_proxies ?? DEFAULTS.trusted_proxies,
     allowCloud: raw.allow_cloud ?? DEFAULTS.allow_cloud,
     policies: raw.policies == null ? null : buildPolicies(raw.policies, env, warnings),
+    scheduler: {
+      maxQueue: scheduler.max_queue,
+      maxWaitSeconds: scheduler.max_wait_seconds,
+      modelAffinityMs: scheduler.model_affinity_ms,
+      fairShareWindowSeconds: scheduler.fair_share_window_seconds,
+    },
   };
 }
 

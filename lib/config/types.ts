@@ -13,6 +13,10 @@ export interface ServerConfig {
   readonly enabled: boolean;
   /** `protocol://host:port`, for agents and log lines. */
   readonly origin: string;
+  /** Requests per model the proxy sends at once (the server's OLLAMA_NUM_PARALLEL); null = no limit, nothing waits. */
+  readonly parallel: number | null;
+  /** Models the server holds at once (its OLLAMA_MAX_LOADED_MODELS); null = not known, no eviction is foreseen. */
+  readonly maxLoadedModels: number | null;
 }
 
 export type ExternalKind = "openai" | "anthropic";
@@ -113,6 +117,18 @@ export interface PolicyConfig {
   readonly options: PolicyOptions | null;
 }
 
+/** How requests wait for a slot when `servers.NAME.parallel` is set (lib/schedule). */
+export interface SchedulerConfig {
+  /** Requests waiting at most; one more gets 503 at once. */
+  readonly maxQueue: number;
+  /** Longest wait before a 503. */
+  readonly maxWaitSeconds: number;
+  /** How long a loaded model keeps its server against a request that would load another one. */
+  readonly modelAffinityMs: number;
+  /** Time constant of the decayed GPU time that fair share compares users by. */
+  readonly fairShareWindowSeconds: number;
+}
+
 /** A loaded, validated, frozen configuration section. */
 export interface Config {
   /** The environment section this came from (`development`, `production`, ...). */
@@ -137,4 +153,5 @@ export interface Config {
   readonly allowCloud: boolean;
   /** Named policies; `default` applies to users without one. null (no `policies` key) = no limits. */
   readonly policies: ReadonlyMap<string, PolicyConfig> | null;
+  readonly scheduler: SchedulerConfig;
 }

@@ -20,6 +20,25 @@ export interface PsEntry {
 export type Health = "unknown" | "up" | "down";
 
 /**
+ * What the scheduler (lib/schedule) keeps for one model on one server: the slots it granted and
+ * whether the server holds the model, as far as the proxy can tell (from /api/ps and from what
+ * it sent there itself).
+ */
+export interface ModelSlot {
+  readonly model: string;
+  /** Requests for this model granted here and not over yet. */
+  inFlight: number;
+  /** The server holds the model: a request for it needs no load. */
+  resident: boolean;
+  /** Scheduler clock (ms) of the last grant here; -Infinity when only /api/ps told of the model. */
+  lastSentAt: number;
+  /** Scheduler clock (ms) when the proxy made the server load it; -Infinity when it was loaded already. */
+  residentSince: number;
+  /** Scheduler clock (ms) when its last request here ended; -Infinity when none did. */
+  idleSince: number;
+}
+
+/**
  * The live, mutable state of one Ollama backend: what the pollers learned and what requests
  * are doing to it. Only the pollers and the forwarder write it; the routing table reads it.
  */
@@ -45,6 +64,14 @@ export class ServerState {
   lastPollAt = 0;
   /** Requests being forwarded to it right now (the request path's only write). */
   inFlight = 0;
+  /** Requests the scheduler granted here and that are not over (lib/schedule). */
+  granted = 0;
+  /** Normalised model name → the scheduler's slots for it here (lib/schedule/residency.ts). */
+  readonly slots = new Map<string, ModelSlot>();
+  /** Grants of a model the server did not hold: the model loads the proxy caused. */
+  modelLoads = 0;
+  /** The /api/ps answer `slots` was last reconciled with. */
+  slotsSyncedWith: ReadonlyMap<string, PsEntry> | null = null;
 
   constructor(config: ServerConfig) {
     this.config = config;
