@@ -20,6 +20,8 @@ export interface RequestContext {
   /** Server or external host key that served (or last tried) it. */
   server: string | null;
   attempts: number;
+  /** How long it waited in the scheduler for a slot, ms; null when it was not scheduled. */
+  queueMs: number | null;
   status: number;
   bytesIn: number;
   bytesOut: number;
@@ -86,6 +88,7 @@ export function newContext(
     model: null,
     server: null,
     attempts: 0,
+    queueMs: null,
     status: 0,
     bytesIn: 0,
     bytesOut: 0,

@@ -18,6 +18,9 @@ const TABLE = {
   upstream_unreachable: { status: 502, type: "server_error" },
   upstream_bad_response: { status: 502, type: "server_error" },
   no_server: { status: 503, type: "server_error" },
+  // The scheduler: more than scheduler.max_queue waiting, or a wait past scheduler.max_wait_seconds.
+  queue_full: { status: 503, type: "server_error" },
+  queue_timeout: { status: 503, type: "server_error" },
   shutting_down: { status: 503, type: "server_error" },
   upstream_timeout: { status: 504, type: "server_error" },
   // The backend failed after the client had the response head: the stream ends with an in-band error.

@@ -4,6 +4,8 @@ import { ProxyError } from "./errors.js";
 import type { PeekedBody } from "./http/body.js";
 import { failRequest } from "./http/respond.js";
 import type { Policies } from "./policy/policies.js";
+import type { Scheduler } from "./schedule/types.js";
+import { admit } from "./stages/admit.js";
 import { type AnswerDeps, answer } from "./stages/answer.js";
 import { type Auth, authenticate } from "./stages/authenticate.js";
 import { authorize, policyOf } from "./stages/authorize.js";
@@ -18,6 +20,8 @@ import { route, routeRaw } from "./stages/route.js";
 export interface PipelineDeps extends ForwardDeps, AnswerDeps {
   readonly auth: Auth;
   readonly policies: Policies;
+  /** The scheduler, when some server has `parallel` (else requests go straight on). */
+  scheduler(): Scheduler | null;
   /** A response is over (the server counts what is still running, to drain). */
   requestEnded(): void;
 }
@@ -104,9 +108,20 @@ async function run(
   const target = route(d.fleet, config, endpoint, body.model, req.headers);
   if (target instanceof ProxyError) return target;
 
-  // admit — the scheduler goes here: wait for a slot on one of the target's servers.
+  const weight = policies === null ? 1 : policies.weight(policy);
+  const scheduler = d.scheduler();
+  const grant =
+    scheduler === null ? null : await admit(scheduler, endpoint, target, body.model, weight, res, ctx);
+  if (grant instanceof ProxyError) return grant;
+  if (res.destroyed) {
+    // The client left as its turn came: the slot goes to the next one.
+    grant?.release();
+    return;
+  }
 
-  return forward(d, req, res, ctx, body, target);
+  const notSent = forward(d, req, res, ctx, body, target, grant);
+  if (notSent !== undefined) grant?.release();
+  return notSent;
 }
 
 /** Methods whose requests carry a body to the backend (framed by its length or chunked). */

@@ -13,6 +13,7 @@ import { createPolicies } from "./policy/policies.js";
 import { startUsageSnapshots } from "./policy/snapshot.js";
 import { readTokensToday } from "./policy/today.js";
 import { type Fleet, startFleet } from "./routing/fleet.js";
+import { createScheduler } from "./schedule/scheduler.js";
 import { type Auth, createAuth } from "./stages/authenticate.js";
 import type { Store } from "./store/open.js";
 
@@ -72,7 +73,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     onRefreshError: (err) =>
       log.warn({ err: err.message }, "could not reload users from the database; keeping the last list"),
   });
-  const fleet = startFleet(config, log, opts.environ);
+  const scheduler = createScheduler(config);
+  let scheduled = anyParallel(config);
+  const fleet = startFleet(config, log, opts.environ, { serverDown: (s) => scheduler.serverDown(s) });
   const policies = createPolicies(config);
   // Today's token use survives a restart: read once from the request log, never per request.
   policies.restore(readTokensToday(store.db, Date.now()), Date.now());
@@ -83,7 +86,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     onError: (err) => log.warn({ err: err.message }, "could not write the policy usage snapshot"),
   });
   const limits = () => config.limits;
-  const ollama = createOllamaForwarder(fleet, limits, log);
+  const ollama = createOllamaForwarder(fleet, limits, log, scheduler);
   const external = createExternalForwarder({
     log,
     limits,
@@ -98,6 +101,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const pipeline = createPipeline({
     auth,
     policies,
+    scheduler: () => (scheduled ? scheduler : null),
     fleet,
     ollama,
     external,
@@ -155,6 +159,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       config = next;
       trusted = blockList(next.trustedProxies);
       fleet.reconfigure(next);
+      scheduler.reconfigure(next);
+      scheduled = anyParallel(next);
       policies.reload(next);
       // Requests are counted only under a policy: a quota defined by this reload starts from the log.
       policies.restore(readTokensToday(store.db, Date.now()), Date.now());
@@ -169,6 +175,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       // Drain: keep listening so that /health answers 503 and new requests a clear refusal,
       // let running requests finish within the grace period, then end whatever is left.
       draining = true;
+      // Nothing waiting in the proxy will be served: it gets its 503 now, not at the grace period's end.
+      scheduler.close();
       server.closeIdleConnections();
       if (active > 0) {
         await new Promise<void>((resolve) => {
@@ -189,6 +197,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       auth.close();
     },
   };
+}
+
+/** True when some enabled server has `parallel`: only then does a request pass the scheduler. */
+function anyParallel(config: Config): boolean {
+  return config.servers.some((s) => s.enabled && s.parallel !== null);
 }
 
 /** What Node's parser refused, as the error the client reads. */

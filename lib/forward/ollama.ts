@@ -13,6 +13,8 @@ import type { Logger } from "../log/app-log.js";
 import type { Fleet } from "../routing/fleet.js";
 import type { ServerState } from "../routing/server-state.js";
 import { nextCandidate } from "../routing/table.js";
+import { isGrant } from "../schedule/scheduler.js";
+import type { Grant, Scheduler } from "../schedule/types.js";
 import {
   type Deadlines,
   describeFailure,
@@ -32,6 +34,8 @@ export interface OllamaRequest {
   readonly tiers: readonly (readonly ServerState[])[];
   /** False for calls that change state: never sent again once they may have reached a server. */
   readonly idempotent: boolean;
+  /** The slot the scheduler gave (its server goes first); null when the request is not scheduled. */
+  readonly grant: Grant | null;
   readonly observer: ResponseObserver | null;
   /** Called once the chosen server's response head is in (model management refreshes its model list). */
   readonly onResponse: ((status: number, server: ServerState) => void) | null;
@@ -48,6 +52,8 @@ export interface OllamaForwarder {
  * still go elsewhere), streaming a server's answer, or over.
  */
 type Phase =
+  /** Waiting in the scheduler again, for another server after a failure (nothing reached the client). */
+  | { readonly kind: "queued" }
   | { readonly kind: "trying"; readonly server: ServerState; deadlines: Deadlines | null }
   | { readonly kind: "streaming"; readonly server: ServerState; readonly framing: Framing }
   | { readonly kind: "over" };
@@ -63,10 +69,11 @@ export function createOllamaForwarder(
   fleet: Fleet,
   limits: () => LimitsConfig,
   log: Logger,
+  scheduler: Scheduler | null,
 ): OllamaForwarder {
   const proxy: ProxyServer = createProxyServer({ selfHandleResponse: true, changeOrigin: true, xfwd: false });
   const flights = new WeakMap<IncomingMessage, Flight>();
-  const env: FlightEnv = { proxy, fleet, limits, log };
+  const env: FlightEnv = { proxy, scheduler, fleet, limits, log };
   proxy.on("proxyReq", (proxyReq: ClientRequest, req: IncomingMessage, _res, _opts, socket: Socket) =>
     flights.get(req)?.sent(proxyReq, socket),
   );
@@ -89,6 +96,7 @@ export function createOllamaForwarder(
 
 interface FlightEnv {
   readonly proxy: ProxyServer;
+  readonly scheduler: Scheduler | null;
   readonly fleet: Fleet;
   readonly limits: () => LimitsConfig;
   readonly log: Logger;
@@ -101,14 +109,16 @@ class Flight {
   private phase: Phase = { kind: "over" };
   private tried: Set<ServerState> | null = null;
   private upstream: ClientRequest | null = null;
+  private grant: Grant | null;
 
   constructor(r: OllamaRequest, env: FlightEnv) {
     this.r = r;
     this.env = env;
+    this.grant = r.grant;
   }
 
   start(): void {
-    const first = nextCandidate(this.r.tiers, null);
+    const first = this.grant?.server ?? nextCandidate(this.r.tiers, null);
     if (first === null) {
       this.fail(
         new ProxyError("no_server", "no Ollama server is available", { headers: { "retry-after": "5" } }),
@@ -124,8 +134,8 @@ class Flight {
 
   /** Moves to the next phase, giving back the server slot of the one before. */
   private enter(next: Phase): void {
-    if (this.phase.kind !== "over") this.phase.server.inFlight--;
-    if (next.kind !== "over") next.server.inFlight++;
+    if ("server" in this.phase) this.phase.server.inFlight--;
+    if ("server" in next) next.server.inFlight++;
     this.phase = next;
   }
 
@@ -229,7 +239,8 @@ class Flight {
   /** Any failure of the upstream request or its response. */
   failed(err: NodeJS.ErrnoException): void {
     const phase = this.phase;
-    if (phase.kind === "over") return;
+    // Queued for another server: nothing of this request is on the wire any more.
+    if (phase.kind === "over" || phase.kind === "queued") return;
     const { res } = this.r;
     if (res.destroyed || res.writableEnded) {
       this.clientLeft();
@@ -266,9 +277,40 @@ class Flight {
     const server = this.phase.server;
     this.env.fleet.markDown(server, reason);
     if (!this.canFailover(server)) return false;
+    if (this.grant !== null && this.env.scheduler !== null)
+      return this.reschedule(this.grant, server, reason);
     const next = nextCandidate(this.r.tiers, this.tried)!;
     this.env.log.info({ requestId: this.r.ctx.id, from: server.key, to: next.key, reason }, "failover");
     this.attempt(next);
+    return true;
+  }
+
+  /**
+   * Failover under the scheduler: the slot goes back and another is asked for among the
+   * servers not tried, keeping the request's place in the queue; it may wait for one.
+   */
+  private reschedule(grant: Grant, from: ServerState, reason: string): boolean {
+    const admission = this.env.scheduler!.retry(grant, this.tried!);
+    this.grant = null;
+    if (admission instanceof ProxyError) return false;
+    const go = (g: Grant) => {
+      this.grant = g;
+      this.env.log.info({ requestId: this.r.ctx.id, from: from.key, to: g.server.key, reason }, "failover");
+      this.attempt(g.server);
+    };
+    if (isGrant(admission)) {
+      go(admission);
+      return true;
+    }
+    this.enter({ kind: "queued" });
+    const { res } = this.r;
+    const cancel = () => admission.cancel();
+    res.once("close", cancel);
+    admission.promise.then((outcome) => {
+      res.off("close", cancel);
+      if (outcome instanceof ProxyError) this.fail(outcome);
+      else go(outcome);
+    });
     return true;
   }
 
@@ -308,6 +350,8 @@ class Flight {
   private finish(error: string | null): void {
     if (this.phase.kind === "over") return;
     this.enter({ kind: "over" });
+    this.grant?.release();
+    this.grant = null;
     this.r.ctx.tEnd = performance.now();
     this.r.observer?.end(error);
   }

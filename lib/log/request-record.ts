@@ -37,6 +37,8 @@ export interface RequestRecord {
   error_code: string | null;
   error_message: string | null;
   client_aborted: 0 | 1;
+  /** Time it waited in the scheduler for a slot; null when it was not scheduled. */
+  queue_ms: number | null;
 }
 
 /** The columns of `request_log` that a record fills, in one list for the writer's INSERT. */
@@ -67,6 +69,7 @@ export const RECORD_COLUMNS = [
   "error_code",
   "error_message",
   "client_aborted",
+  "queue_ms",
 ] as const satisfies readonly (keyof RequestRecord)[];
 
 /** Client-chosen strings are cut to this length before they are stored (a junk model name cannot bloat a row). */
@@ -128,6 +131,7 @@ export function toRecord(ctx: RequestContext, model: string | null, streamed: bo
     error_code: ctx.errorCode,
     error_message: ctx.errorMessage === null ? null : ctx.errorMessage.slice(0, 500),
     client_aborted: ctx.clientAborted ? 1 : 0,
+    queue_ms: ctx.queueMs === null ? null : ms(ctx.queueMs),
   };
 }
 

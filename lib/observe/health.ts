@@ -1,5 +1,6 @@
 import type { ComponentHealth } from "../component.js";
 import type { Fleet } from "../routing/fleet.js";
+import type { SchedulerSnapshot, ServerSchedule } from "../schedule/types.js";
 
 export type OverallStatus = "ok" | "degraded" | "down";
 
@@ -23,8 +24,12 @@ export interface HealthReport {
     version: string | null;
     last_poll: string | null;
     error: string | null;
+    /** With `parallel` set: the scheduler's slots and queue for this server. */
+    schedule?: { parallel: number | null; in_flight_by_model: Record<string, number>; waiting: number };
   }[];
   external_hosts: { name: string; type: string; usable: boolean; reason: string | null }[];
+  /** When some server has `parallel`: requests waiting in the proxy for a slot. */
+  queue?: { waiting: number; oldest_wait_ms: number; waiting_by_model: Record<string, number> };
   components: ComponentHealth[];
 }
 
@@ -40,8 +45,11 @@ export function healthReport(
     shuttingDown: boolean;
     slowMs: number;
     components: ComponentHealth[];
+    /** The scheduler's counters, when some server has `parallel`. */
+    schedule?: SchedulerSnapshot | null;
   },
 ): HealthReport {
+  const slots = new Map(opts.schedule?.servers.map((s) => [s.key, s]));
   const servers = fleet.servers().map((s) => ({
     name: s.config.name,
     healthy: s.health === "up",
@@ -57,6 +65,7 @@ export function healthReport(
     version: s.version,
     last_poll: s.lastPollAt === 0 ? null : new Date(s.lastPollAt).toISOString(),
     error: s.downReason,
+    ...scheduleOf(slots.get(s.key)),
   }));
   const externals = fleet.externals();
   const canServe = servers.some((s) => s.healthy) || externals.some((e) => e.usable);
@@ -78,5 +87,21 @@ export function healthReport(
       reason: e.reason,
     })),
     components: opts.components,
+    ...(opts.schedule
+      ? {
+          queue: {
+            waiting: opts.schedule.waiting,
+            oldest_wait_ms: Math.round(opts.schedule.oldestWaitMs),
+            waiting_by_model: { ...opts.schedule.waitingByModel },
+          },
+        }
+      : {}),
+  };
+}
+
+function scheduleOf(s: ServerSchedule | undefined) {
+  if (s === undefined) return {};
+  return {
+    schedule: { parallel: s.parallel, in_flight_by_model: { ...s.inFlightByModel }, waiting: s.waiting },
   };
 }

@@ -22,6 +22,12 @@ export interface Fleet {
   close(): void;
 }
 
+/** What the fleet tells the rest of the proxy as it happens. */
+export interface FleetHooks {
+  /** A server was just marked down (by its polls or by a request that could not reach it). */
+  serverDown?(s: ServerState): void;
+}
+
 /** How much each new latency sample moves the moving average. */
 const LATENCY_WEIGHT = 0.3;
 
@@ -30,7 +36,12 @@ const LATENCY_WEIGHT = 0.3;
  * /api/ps (loaded models) and, when the cached list is older than cache_ttl_seconds,
  * /api/tags. It never asks for a completion: that would load a model.
  */
-export function startFleet(initial: Config, log: Logger, environ: NodeJS.ProcessEnv = process.env): Fleet {
+export function startFleet(
+  initial: Config,
+  log: Logger,
+  environ: NodeJS.ProcessEnv = process.env,
+  hooks: FleetHooks = {},
+): Fleet {
   let config = initial;
   let states = new Map<string, ServerState>();
   let externals: ExternalState[] = [];
@@ -52,6 +63,11 @@ export function startFleet(initial: Config, log: Logger, environ: NodeJS.Process
       return { config: h, usable: true, reason: null };
     });
 
+  const wentDown = (s: ServerState, reason: string | null) => {
+    log.warn({ server: s.key, reason }, "server down");
+    hooks.serverDown?.(s);
+  };
+
   const setHealth = (s: ServerState, ok: boolean, reason: string | null) => {
     const before = s.health;
     if (ok) {
@@ -72,7 +88,7 @@ export function startFleet(initial: Config, log: Logger, environ: NodeJS.Process
         s.health = "down";
     }
     if (before !== s.health) {
-      if (s.health === "down") log.warn({ server: s.key, reason }, "server down");
+      if (s.health === "down") wentDown(s, reason);
       else log.info({ server: s.key, latencyMs: s.latencyMs }, "server up");
     }
     return before !== s.health;
@@ -198,7 +214,7 @@ export function startFleet(initial: Config, log: Logger, environ: NodeJS.Process
       s.downReason = reason;
       if (s.health !== "down") {
         s.health = "down";
-        log.warn({ server: s.key, reason }, "server down");
+        wentDown(s, reason);
         rebuild();
       }
     },

@@ -1,7 +1,4 @@
-/**
- * The scheduler's 503s, each with Retry-After and a message that says what happened and what
- * to do. (errors.ts has no queue-specific codes yet: `no_server` and `shutting_down` carry them.)
- */
+/** The scheduler's 503s, each with Retry-After and a message that says what happened and what to do. */
 import { ProxyError } from "../errors.js";
 
 /** Retry-After for a saturated fleet: about as long as the oldest waiting request has waited, 1–60 s. */
@@ -13,7 +10,7 @@ function retryAfter(oldestWaitMs: number): Record<string, string> {
 /** More than scheduler.max_queue would wait. */
 export function queueFull(waiting: number, oldestWaitMs: number): ProxyError {
   return new ProxyError(
-    "no_server",
+    "queue_full",
     `every server for this model is busy and ${waiting} requests are already waiting (scheduler.max_queue); retry later`,
     { headers: retryAfter(oldestWaitMs) },
   );
@@ -22,7 +19,7 @@ export function queueFull(waiting: number, oldestWaitMs: number): ProxyError {
 /** Waited scheduler.max_wait_seconds without a slot. */
 export function waitTimeout(maxWaitSeconds: number): ProxyError {
   return new ProxyError(
-    "no_server",
+    "queue_timeout",
     `no server had a free slot for this request within ${maxWaitSeconds} s (scheduler.max_wait_seconds); retry later`,
     { headers: retryAfter(maxWaitSeconds * 1000) },
   );

@@ -14,6 +14,7 @@ import {
   psListing,
   tagsListing,
 } from "../routing/listings.js";
+import type { Scheduler } from "../schedule/types.js";
 import type { User } from "../store/users.js";
 import { VERSION } from "../version.js";
 import type { LocalAnswer } from "./endpoints.js";
@@ -26,6 +27,8 @@ export interface AnswerDeps {
   readonly startedAt: number;
   config(): Config;
   draining(): boolean;
+  /** The scheduler, when some server has `parallel`. */
+  scheduler(): Scheduler | null;
 }
 
 /** An answer of the proxy's own, before it is written. */
@@ -79,6 +82,7 @@ async function build(
         shuttingDown: d.draining(),
         slowMs: config.health.slowThresholdMs,
         components: d.telemetry.components(),
+        schedule: d.scheduler()?.snapshot(d.fleet.servers()) ?? null,
       });
       return { status: report.status === "down" ? 503 : 200, json: report };
     }

@@ -11,6 +11,7 @@ import { upstreamHeaders } from "../http/headers.js";
 import type { Logger } from "../log/app-log.js";
 import type { Telemetry } from "../observe/telemetry.js";
 import type { Fleet } from "../routing/fleet.js";
+import type { Grant } from "../schedule/types.js";
 import type { Target } from "./route.js";
 
 /** What the forward stage hands requests to. */
@@ -36,6 +37,7 @@ export function forward(
   ctx: RequestContext,
   body: PeekedBody | null,
   target: Target,
+  grant: Grant | null = null,
 ): ProxyError | undefined {
   if (target.kind === "external") {
     if (body === null) return new ProxyError("internal", "an external host needs the request body");
@@ -75,6 +77,7 @@ export function forward(
     body,
     tiers: target.tiers,
     idempotent: !target.management,
+    grant,
     observer: body === null ? null : d.telemetry.observe(ctx),
     // After a successful pull, create or push, the server's model list is re-read once the response is over.
     onResponse: target.management

@@ -92,4 +92,9 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
       ) WHERE path NOT IN ('/', '/health', '/metrics', '/api/version');
     `,
   },
+  {
+    version: 5,
+    // How long a request waited in the proxy's scheduler for a slot (null: not scheduled).
+    sql: `ALTER TABLE request_log ADD COLUMN queue_ms REAL;`,
+  },
 ];
