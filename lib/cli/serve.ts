@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from "../config/load.js";
+import { describeRestartKey, type ReloadReport } from "../config/reload.js";
 import type { Config } from "../config/types.js";
 import { type AppLog, AppLogError, createAppLog } from "../log/app-log.js";
 import { createTelemetry } from "../observe/telemetry.js";
@@ -30,7 +31,7 @@ export async function serve(args: { config?: string; env?: string; port?: number
       throw err;
     },
   );
-  telemetry.attach(server.fleet);
+  telemetry.attach(server.fleet, server);
   log.info({ version: VERSION, url: server.url, database: config.database }, "ollama-proxy started");
   io.err(`ollama-proxy ${VERSION} listening on ${server.url} [${config.env}]`);
   if (store.users.list().length === 0) {
@@ -44,11 +45,15 @@ export async function serve(args: { config?: string; env?: string; port?: number
     try {
       const next = loadConfig({ file: config.file, env: config.env });
       for (const w of next.warnings) log.warn(w);
-      server.reload(next.config);
+      appLog.setLevel(next.config.logging.level);
+      const report = server.reload(next.config);
       telemetry.reload(next.config);
+      io.err(describeReload(report, config, next.config));
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+      server.reloadFailed(problems.join("; "));
       log.error({ file: config.file, problems }, "config reload failed; the running config stays");
+      io.err(`config reload failed; the running config stays:\n  ${problems.join("\n  ")}`);
     }
   };
   process.on("SIGHUP", onHup);
@@ -67,6 +72,17 @@ export async function serve(args: { config?: string; env?: string; port?: number
   log.info("stopped");
   await appLog.close();
   return 0;
+}
+
+/** The foreground's line about a reload: what it applied, and what waits for a restart. */
+function describeReload(report: ReloadReport, boot: Config, next: Config): string {
+  const applied = report.applied.length === 0 ? "nothing changed" : `applied ${report.applied.join(", ")}`;
+  const lines = [`config reloaded from ${next.file}: ${applied}`];
+  if (report.needsRestart.length > 0) {
+    const keys = report.needsRestart.map((k) => describeRestartKey(k, boot, next));
+    lines.push(`  needs a restart to apply: ${keys.join(", ")}`);
+  }
+  return lines.join("\n");
 }
 
 /** The app log, or a CLI error naming the folder that cannot be used. */

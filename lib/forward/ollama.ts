@@ -61,10 +61,12 @@ export function createOllamaForwarder(
   fleet: Fleet,
   limits: () => LimitsConfig,
   log: Logger,
+  /** A request moved from one server to the next (counted by /metrics). */
+  onFailover: (from: string, to: string) => void = () => {},
 ): OllamaForwarder {
   const proxy: ProxyServer = createProxyServer({ selfHandleResponse: true, changeOrigin: true, xfwd: false });
   const flights = new WeakMap<IncomingMessage, Flight>();
-  const env: FlightEnv = { proxy, fleet, limits, log };
+  const env: FlightEnv = { proxy, fleet, limits, log, onFailover };
   proxy.on("proxyReq", (proxyReq: ClientRequest, req: IncomingMessage, _res, _opts, socket: Socket) =>
     flights.get(req)?.sent(proxyReq, socket),
   );
@@ -90,6 +92,7 @@ interface FlightEnv {
   readonly fleet: Fleet;
   readonly limits: () => LimitsConfig;
   readonly log: Logger;
+  readonly onFailover: (from: string, to: string) => void;
 }
 
 /** One request on its way through the forwarder: which servers it tried and where it is now. */
@@ -265,6 +268,7 @@ class Flight {
     if (!this.canFailover(server)) return false;
     const next = nextCandidate(this.r.tiers, this.tried)!;
     this.env.log.info({ requestId: this.r.ctx.id, from: server.key, to: next.key, reason }, "failover");
+    this.env.onFailover(server.key, next.key);
     this.attempt(next);
     return true;
   }

@@ -17,6 +17,8 @@ export interface AppLog {
   readonly lines: Logger;
   /** For /health: degraded once the log file could not be written. */
   health(): ComponentHealth;
+  /** Changes the level of both loggers (`logging.level` on SIGHUP). */
+  setLevel(level: Config["logging"]["level"]): void;
   /** Writes what is buffered and stops the writer thread. */
   close(): Promise<void>;
 }
@@ -71,9 +73,11 @@ export function createAppLog(config: Config): AppLog {
       failed = err.code ?? err.message;
     });
     const log = pino(options, out);
+    const lines = pino(plain, out);
     return {
       log,
-      lines: pino(plain, out),
+      lines,
+      setLevel: levelSetter(log, lines),
       close: async () => log.flush(),
       health: () => ({
         name: "app_log",
@@ -145,9 +149,11 @@ export function createAppLog(config: Config): AppLog {
   };
   const tick = setInterval(flush, FLUSH_MS);
   tick.unref();
+  const lines = pino(plain, sink as unknown as pino.DestinationStream);
   return {
     log,
-    lines: pino(plain, sink as unknown as pino.DestinationStream),
+    lines,
+    setLevel: levelSetter(log, lines),
     health: () => ({
       name: "app_log",
       ok: failed === null,
@@ -169,6 +175,12 @@ export function createAppLog(config: Config): AppLog {
           transport.end();
         });
       }),
+  };
+}
+
+function levelSetter(...loggers: Logger[]): AppLog["setLevel"] {
+  return (level) => {
+    for (const l of loggers) l.level = level;
   };
 }
 

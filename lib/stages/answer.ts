@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Config } from "../config/types.js";
 import { ProxyError } from "../errors.js";
 import { sendJson, sendText } from "../http/respond.js";
-import { healthReport } from "../observe/health.js";
+import { type ConfigStatus, healthReport } from "../observe/health.js";
 import type { Telemetry } from "../observe/telemetry.js";
 import type { Policies, Policy } from "../policy/policies.js";
 import type { Fleet } from "../routing/fleet.js";
@@ -26,6 +26,8 @@ export interface AnswerDeps {
   readonly startedAt: number;
   config(): Config;
   draining(): boolean;
+  /** The config's file, when it was loaded, the last reload's outcome (for /health). */
+  configStatus(): ConfigStatus;
 }
 
 /** An answer of the proxy's own, before it is written. */
@@ -79,6 +81,7 @@ async function build(
         shuttingDown: d.draining(),
         slowMs: config.health.slowThresholdMs,
         components: d.telemetry.components(),
+        config: d.configStatus(),
       });
       return { status: report.status === "down" ? 503 : 200, json: report };
     }

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import type { LimitsConfig } from "../config/types.js";
 import type { RequestContext } from "../context.js";
 import { ProxyError } from "../errors.js";
 import type { Store } from "../store/open.js";
@@ -10,8 +11,20 @@ export interface Auth {
   authenticate(authorization: string | undefined, address: string, now: number): User | ProxyError;
   /** Reloads the token map if another process (the CLI) changed the database. */
   refresh(): void;
+  /** Applies reloaded `limits.auth_*` (SIGHUP) to the next failures; addresses already blocked stay blocked. */
+  reconfigure(limits: Pick<LimitsConfig, "authFailuresPerMinute" | "authBlockSeconds">): void;
+  /** Refused tokens and addresses blocked since start, for /metrics. */
+  counts(): AuthCounts;
   /** Writes pending last-used times and stops the timers. */
   close(): void;
+}
+
+/** What the auth stage has refused since start. */
+export interface AuthCounts {
+  /** Missing, malformed, unknown, deactivated or expired tokens. */
+  readonly failures: number;
+  /** Times an address went over `limits.auth_failures_per_minute` and was blocked. */
+  readonly lockouts: number;
 }
 
 export interface AuthOptions {
@@ -40,6 +53,8 @@ export function createAuth(store: Store, opts: AuthOptions): Auth {
   let version = -1;
   const lastUsed = new Map<number, number>();
   const failures = new Map<string, { windowStart: number; count: number; blockedUntil: number }>();
+  const rule = { failuresPerMinute: opts.failuresPerMinute, blockSeconds: opts.blockSeconds };
+  const counted = { failures: 0, lockouts: 0 };
 
   const refresh = () => {
     const v = store.dataVersion();
@@ -89,7 +104,11 @@ export function createAuth(store: Store, opts: AuthOptions): Auth {
       failures.set(address, f);
     }
     f.count++;
-    if (f.count >= opts.failuresPerMinute) f.blockedUntil = now + opts.blockSeconds * 1000;
+    counted.failures++;
+    if (f.count >= rule.failuresPerMinute) {
+      if (f.blockedUntil <= now) counted.lockouts++;
+      f.blockedUntil = now + rule.blockSeconds * 1000;
+    }
     return new ProxyError("unauthorized", UNAUTHORIZED_MESSAGE, { headers: CHALLENGE });
   };
 
@@ -117,6 +136,11 @@ export function createAuth(store: Store, opts: AuthOptions): Auth {
       return found.user;
     },
     refresh,
+    reconfigure(limits) {
+      rule.failuresPerMinute = limits.authFailuresPerMinute;
+      rule.blockSeconds = limits.authBlockSeconds;
+    },
+    counts: () => ({ ...counted }),
     close() {
       clearInterval(refreshTimer);
       clearInterval(touchTimer);

@@ -4,7 +4,7 @@ import type { BlockList } from "node:net";
 import { newContext, type RequestContext } from "../context.js";
 import { dialectOf } from "../errors.js";
 import { acceptableRequestId, clientAddress } from "../http/headers.js";
-import { type Entry, lookupEndpoint } from "./endpoints.js";
+import { type Entry, endpointLabel, lookupEndpoint } from "./endpoints.js";
 
 /** A request as the proxy first sees it: its context and the endpoint its path names (null: none). */
 export interface Classified {
@@ -24,8 +24,9 @@ export function classify(req: IncomingMessage, trusted: BlockList | null): Class
   const given = req.headers["x-request-id"];
   const id = typeof given === "string" && acceptableRequestId(given) ? given : randomUUID();
   const address = clientAddress(req.socket.remoteAddress ?? "", req.headers["x-forwarded-for"], trusted);
+  const entry = lookupEndpoint(path);
   return {
-    ctx: newContext(id, req.method ?? "GET", path, dialectOf(path), address),
-    entry: lookupEndpoint(path),
+    ctx: newContext(id, req.method ?? "GET", path, dialectOf(path), address, endpointLabel(path, entry)),
+    entry,
   };
 }

@@ -106,6 +106,19 @@ export function lookupEndpoint(path: string): Entry | null {
   return null;
 }
 
+/**
+ * A path as a bounded label (metrics): the path itself for an endpoint of the table, the
+ * family for the ones matched by prefix, `other` for anything else — never the raw path,
+ * which a client can make up at will.
+ */
+export function endpointLabel(path: string, entry: Entry | null): string {
+  if (entry === null) return "other";
+  if (entry === BLOBS) return "/api/blobs/{digest}";
+  if (entry === CLOUD) return "/api/experimental/{path}";
+  if (entry === MODEL_INFO) return "/v1/models/{model}";
+  return path;
+}
+
 /** Every endpoint with a path that stands for it (for tests that must cover them all). */
 export function everyEndpoint(): readonly (readonly [string, Entry])[] {
   return [
