@@ -6,6 +6,7 @@ import { connectCommand } from "./connect.js";
 import { health } from "./health.js";
 import { CliError, EXIT, type Io, processIo } from "./io.js";
 import { loginCommand, logoutCommand, whoamiCommand } from "./login.js";
+import { modelsCommand } from "./models.js";
 import { route } from "./route.js";
 import { serve } from "./serve.js";
 import { usage } from "./usage.js";
@@ -76,6 +77,9 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
           .option("since", { type: "string", default: "24h", describe: "how far back: 90m, 24h, 30d, 2w" })
           .option("json", { type: "boolean", default: false }),
       (a) => run(Promise.resolve(usage(a, io))),
+    )
+    .command("models", "list, pull, remove and copy models on every server of the fleet at once", (y) =>
+      modelsCommand(y, io, run),
     )
     .command(loginCommand(io))
     .command(logoutCommand(io))

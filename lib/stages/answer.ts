@@ -6,6 +6,7 @@ import { type ConfigStatus, healthReport } from "../observe/health.js";
 import type { Telemetry } from "../observe/telemetry.js";
 import type { Policies, Policy } from "../policy/policies.js";
 import type { Fleet } from "../routing/fleet.js";
+import { buildInventory } from "../routing/inventory.js";
 import {
   fleetVersion,
   modelNames,
@@ -112,6 +113,15 @@ async function build(
       return info === null
         ? new ProxyError("model_not_found", `model "${name}" not found`)
         : { status: 200, json: info };
+    }
+    case "inventory": {
+      // ?model=NAME (repeatable) adds models no server has yet: what a pull would do with them.
+      const also = new URL(req.url ?? "/", "http://x").searchParams.getAll("model");
+      const all = buildInventory(config, d.fleet, also);
+      // An admin manages every model; anyone else sees, as in the listings, what the policy allows.
+      if (caller === null || caller.user.role === "admin") return { status: 200, json: all };
+      const models = all.models.filter((m) => d.policies.allows(policy, m.model));
+      return { status: 200, json: { ...all, models } };
     }
     case "me": {
       if (caller === null) return new ProxyError("internal", "/proxy/me answered without a user");

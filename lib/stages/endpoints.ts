@@ -8,7 +8,8 @@ export type LocalAnswer =
   | "ps"
   | "models"
   | "model-info"
-  | "me";
+  | "me"
+  | "inventory";
 
 /** What the proxy does with a path. */
 export type Endpoint =
@@ -65,6 +66,8 @@ const TABLE = new Map<string, Entry>([
   ["/v1/models", local("models", ["GET"])],
   // The proxy's own: who the token belongs to and what it may use (`ollama-proxy login`, `whoami`).
   ["/proxy/me", local("me", ["GET"])],
+  // The proxy's own, admins only: every model on every server (`ollama-proxy models`).
+  ["/proxy/models", local("inventory", ["GET"])],
   ["/api/generate", infer()],
   ["/api/chat", infer()],
   ["/api/embed", infer()],
