@@ -1,8 +1,7 @@
-import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import type { OutgoingHttpHeaders } from "node:http";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { credentialsPath, readCredentials } from "../client/credentials.js";
 import {
   describeNetworkError,
@@ -20,17 +19,11 @@ import { normalizeModel } from "../model-name.js";
 import { type Fleet, startFleet } from "../routing/fleet.js";
 import { buildInventory, type Inventory } from "../routing/inventory.js";
 import { type ConfigArgs, loadOrFail } from "./common.js";
+import { call, errorOf, parseJson, readText, resultOf, type ServerResult, streamLines } from "./http-call.js";
 import { CliError, EXIT, type Io } from "./io.js";
 import { checkToken, readAll } from "./login.js";
 
-/** One server's answer to a management call (as the proxy's fan-out reports it too). */
-export interface ServerResult {
-  readonly server: string;
-  readonly ok: boolean;
-  /** HTTP status, or null when the server could not be reached. */
-  readonly status: number | null;
-  readonly error?: string;
-}
+export type { ServerResult };
 
 /**
  * How `ollama-proxy models` reaches the fleet: through a running proxy with an admin token
@@ -58,8 +51,6 @@ export interface AccessArgs extends ConfigArgs {
   ca?: string | undefined;
 }
 
-/** Longest a management answer (copy, delete, the inventory) may be. */
-const ANSWER_LIMIT = 4 * 1024 * 1024;
 /** A pull streams a progress line at least every few seconds; this much silence means it is stuck. */
 const PULL_IDLE_MS = 5 * 60_000;
 const CALL_IDLE_MS = 60_000;
@@ -235,6 +226,18 @@ async function fromConfig(config: Config): Promise<FleetAccess> {
   };
 }
 
+/** Fails with the fleet's server names when `--servers` names one it does not have. */
+export function checkServers(inventory: Inventory, servers: readonly string[] | null): void {
+  if (servers === null) return;
+  const known = inventory.servers.map((s) => s.name);
+  const unknown = servers.filter((s) => !known.includes(s));
+  if (unknown.length > 0)
+    throw new CliError(
+      `no enabled server named ${unknown.map((s) => `"${s}"`).join(", ")}; the fleet has: ${known.join(", ") || "none"}`,
+      EXIT.usage,
+    );
+}
+
 /** The servers whose last model list has `model`. */
 export function holders(inventory: Inventory, model: string): string[] {
   const key = normalizeModel(model);
@@ -244,83 +247,6 @@ export function holders(inventory: Inventory, model: string): string[] {
 
 function serverHeader(server: string): OutgoingHttpHeaders {
   return { "x-ollama-proxy-server": server };
-}
-
-/** One HTTP call with a JSON body; resolves with the response head (its body still to read). */
-function call(
-  make: (headers: OutgoingHttpHeaders) => ClientRequest,
-  headers: OutgoingHttpHeaders,
-  body: Json | null,
-  idleMs: number,
-): Promise<IncomingMessage> {
-  return new Promise((resolvePromise, reject) => {
-    const payload = body === null ? null : Buffer.from(JSON.stringify(body));
-    const req = make({
-      accept: "application/json",
-      ...(payload === null ? {} : { "content-type": "application/json", "content-length": payload.length }),
-      ...headers,
-    });
-    req.setTimeout(idleMs, () =>
-      req.destroy(Object.assign(new Error(`no answer for ${idleMs / 1000} s`), { code: "ETIMEDOUT" })),
-    );
-    req.on("error", reject);
-    req.on("response", resolvePromise);
-    req.end(payload ?? undefined);
-  });
-}
-
-/** A whole (small) answer as text. */
-async function readText(res: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res) {
-    size += (chunk as Buffer).length;
-    if (size > ANSWER_LIMIT) {
-      res.destroy();
-      throw new Error(`the answer is larger than ${ANSWER_LIMIT} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-/**
- * Reads a pull's answer: NDJSON progress lines on success; an error status's body becomes
- * one `{"error"}` line, so that the caller sees every failure the same way.
- */
-async function streamLines(res: IncomingMessage, line: (l: Json) => void): Promise<void> {
-  const status = res.statusCode ?? 0;
-  if (status >= 300) {
-    line({ error: errorOf(status, await readText(res)) });
-    return;
-  }
-  const lines = createInterface({ input: res, crlfDelay: Number.POSITIVE_INFINITY });
-  for await (const text of lines) {
-    if (text.trim() === "") continue;
-    const data = parseJson(text);
-    line(isObject(data) ? data : { error: `not a progress line: ${text.slice(0, 200)}` });
-  }
-  if (res.errored || !res.complete) throw new Error("the connection was lost during the pull");
-}
-
-function resultOf(server: string, status: number, text: string): ServerResult {
-  if (status >= 200 && status < 300) return { server, ok: true, status };
-  return { server, ok: false, status, error: errorOf(status, text) };
-}
-
-/** Ollama's (and the proxy's) `{"error": "..."}`, else the text, else the status. */
-function errorOf(status: number, text: string): string {
-  const data = parseJson(text);
-  if (isObject(data) && typeof data.error === "string") return data.error;
-  return text.trim().slice(0, 200) || `HTTP ${status}`;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
 }
 
 /** The proxy refused or does not know the inventory: say what to do. */
