@@ -37,6 +37,7 @@ export interface RunningServer {
   /**
    * Applies a new config (SIGHUP): every key that can change live; the listener, the database
    * and the log writers stay as started. Says which keys it applied and which wait for a restart.
+   * `logging.level` is applied by whoever owns the app log (serve: `AppLog.setLevel`).
    */
   reload(config: Config): ReloadReport;
   /** A reload could not read the file: the running config stays; /health and /metrics say so. */

@@ -34,9 +34,11 @@ test("live keys are applied, listener, database and log writers wait for a resta
     servers: { ...SERVERS, b: { host: "127.0.0.1", port: 3 }, c: { host: "127.0.0.1", port: 4 } },
     model_config: { memory_patterns: [{ pattern: ":70b", memory_gb: 40 }] },
     policies: { default: { models: ["*"] } },
+    health: { interval_seconds: 5 },
   });
   const report = reloadReport(boot, boot, next);
   assert.deepEqual([...report.applied].sort(), [
+    "health.interval_seconds",
     "limits.auth_block_seconds",
     "limits.max_body_mb",
     "logging.level",

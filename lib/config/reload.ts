@@ -62,7 +62,11 @@ const KEYS: readonly Key[] = [
   },
   { name: "metrics.token", read: (c) => c.metrics.token, applies: "live" },
   { name: "cache_ttl_seconds", read: (c) => c.cacheTtlSeconds, applies: "live" },
-  { name: "health", read: (c) => c.health, applies: "live" },
+  { name: "health.interval_seconds", read: (c) => c.health.intervalSeconds, applies: "live" },
+  { name: "health.timeout_ms", read: (c) => c.health.timeoutMs, applies: "live" },
+  { name: "health.slow_threshold_ms", read: (c) => c.health.slowThresholdMs, applies: "live" },
+  { name: "health.failures_before_down", read: (c) => c.health.failuresBeforeDown, applies: "live" },
+  { name: "health.successes_before_up", read: (c) => c.health.successesBeforeUp, applies: "live" },
   { name: "trusted_proxies", read: (c) => c.trustedProxies, applies: "live" },
   { name: "allow_cloud", read: (c) => c.allowCloud, applies: "live" },
   { name: "model_config.explicit_assignments", read: (c) => c.models.explicitAssignments, applies: "live" },
@@ -74,7 +78,7 @@ const KEYS: readonly Key[] = [
 /** Sections of named entries, reported one entry at a time (`servers.gpu2`), all applied live. */
 const NAMED = ["servers", "externalHosts", "policies"] as const;
 /** Sections whose sub-keys are in KEYS: a sub-key not there is new, and counts as needing a restart. */
-const NESTED = ["logging", "limits", "metrics"] as const;
+const NESTED = ["logging", "limits", "metrics", "health"] as const;
 /** Config properties that KEYS, NAMED and NESTED cover (`env` and `file` are what a reload reads, not keys). */
 const COVERED: ReadonlySet<string> = new Set([
   "env",
@@ -83,7 +87,6 @@ const COVERED: ReadonlySet<string> = new Set([
   "bind",
   "database",
   "cacheTtlSeconds",
-  "health",
   "trustedProxies",
   "allowCloud",
   "models",
@@ -147,6 +150,7 @@ const KNOWN_PROPS: Record<(typeof NESTED)[number], readonly string[]> = {
     "authBlockSeconds",
   ],
   metrics: ["enabled", "token"],
+  health: ["intervalSeconds", "timeoutMs", "slowThresholdMs", "failuresBeforeDown", "successesBeforeUp"],
 };
 
 /** A named section (servers as a list, policies as a map) by entry name. */
