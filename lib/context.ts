@@ -13,6 +13,8 @@ export interface RequestContext {
   readonly t0: number;
   readonly method: string;
   readonly path: string;
+  /** The path as a bounded label (lib/stages/endpoints.ts, `endpointLabel`): metrics never see the raw path. */
+  readonly endpoint: string;
   readonly dialect: Dialect;
   readonly address: string;
   user: User | null;
@@ -75,6 +77,7 @@ export function newContext(
   path: string,
   dialect: Dialect,
   address: string,
+  endpoint = "other",
 ): RequestContext {
   return {
     id,
@@ -82,6 +85,7 @@ export function newContext(
     t0: performance.now(),
     method,
     path,
+    endpoint,
     dialect,
     address,
     user: null,

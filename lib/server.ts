@@ -1,20 +1,22 @@
 import { once } from "node:events";
 import { createServer, type Server, type ServerResponse } from "node:http";
 import { type AddressInfo, BlockList, type Socket } from "node:net";
+import { describeRestartKey, type ReloadReport, reloadReport } from "./config/reload.js";
 import type { Config } from "./config/types.js";
 import { ProxyError } from "./errors.js";
 import { createExternalForwarder } from "./forward/external/forward.js";
 import { createOllamaForwarder } from "./forward/ollama.js";
 import { rawErrorResponse } from "./http/respond.js";
 import type { Logger } from "./log/app-log.js";
+import type { ConfigStatus } from "./observe/health.js";
 import { NO_TELEMETRY, type Telemetry } from "./observe/telemetry.js";
 import { createPipeline } from "./pipeline.js";
-import { createPolicies } from "./policy/policies.js";
+import { createPolicies, type PolicyRefusals } from "./policy/policies.js";
 import { startUsageSnapshots } from "./policy/snapshot.js";
 import { readTokensToday } from "./policy/today.js";
 import { type Fleet, startFleet } from "./routing/fleet.js";
 import { createScheduler } from "./schedule/scheduler.js";
-import { type Auth, createAuth } from "./stages/authenticate.js";
+import { type Auth, type AuthCounts, createAuth } from "./stages/authenticate.js";
 import type { Store } from "./store/open.js";
 
 export interface ServerOptions {
@@ -33,8 +35,20 @@ export interface RunningServer {
   readonly url: string;
   readonly fleet: Fleet;
   readonly auth: Auth;
-  /** Applies a new config (SIGHUP): servers, assignments, patterns and limits; the listener stays. */
-  reload(config: Config): void;
+  /**
+   * Applies a new config (SIGHUP): every key that can change live; the listener, the database
+   * and the log writers stay as started. Says which keys it applied and which wait for a restart.
+   * `logging.level` is applied by whoever owns the app log (serve: `AppLog.setLevel`).
+   */
+  reload(config: Config): ReloadReport;
+  /** A reload could not read the file: the running config stays; /health and /metrics say so. */
+  reloadFailed(error: string): void;
+  /** The config in use and what the last reload did. */
+  configStatus(): ConfigStatus;
+  /** Refused tokens and blocked addresses since start (for /metrics). */
+  authCounts(): AuthCounts;
+  /** Requests the policies refused since start, by policy and reason (for /metrics). */
+  policyRefusals(): readonly PolicyRefusals[];
   /** Stops accepting, lets running requests finish for up to the grace period, then ends the rest. */
   close(graceMs?: number): Promise<void>;
   /** Requests being answered right now. */
@@ -64,6 +78,8 @@ function tooManyQueued(socket: Socket, res: ServerResponse): boolean {
 /** Starts the proxy: node:http with the request pipeline (lib/pipeline.ts); this file keeps listen, reload and drain. */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let config = opts.config;
+  // What the listener, the database and the log writers were opened with: the keys a reload cannot change.
+  const boot = opts.config;
   const { store, log } = opts;
   const telemetry = opts.telemetry ?? NO_TELEMETRY;
   const startedAt = Date.now();
@@ -86,7 +102,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     onError: (err) => log.warn({ err: err.message }, "could not write the policy usage snapshot"),
   });
   const limits = () => config.limits;
-  const ollama = createOllamaForwarder(fleet, limits, log, scheduler);
+  const ollama = createOllamaForwarder(fleet, limits, log, scheduler, (from, to) =>
+    telemetry.failover?.(from, to),
+  );
   const external = createExternalForwarder({
     log,
     limits,
@@ -96,6 +114,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let trusted = blockList(config.trustedProxies);
   let draining = false;
   let active = 0;
+  let status: ConfigStatus = {
+    file: config.file,
+    env: config.env,
+    loadedAt: startedAt,
+    lastReload: null,
+    needsRestart: [],
+  };
   let drained: (() => void) | null = null;
 
   const pipeline = createPipeline({
@@ -109,6 +134,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     log,
     startedAt,
     config: () => config,
+    configStatus: () => status,
     limits,
     trusted: () => trusted,
     draining: () => draining,
@@ -156,6 +182,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     auth,
     active: () => active,
     reload(next) {
+      const report = reloadReport(boot, config, next);
       config = next;
       trusted = blockList(next.trustedProxies);
       fleet.reconfigure(next);
@@ -164,13 +191,44 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       policies.reload(next);
       // Requests are counted only under a policy: a quota defined by this reload starts from the log.
       policies.restore(readTokensToday(store.db, Date.now()), Date.now());
+      auth.reconfigure({
+        failuresPerMinute: next.limits.authFailuresPerMinute,
+        blockSeconds: next.limits.authBlockSeconds,
+      });
       server.headersTimeout = next.limits.headersTimeoutMs;
       server.requestTimeout = next.limits.requestTimeoutMs;
+      const now = Date.now();
+      status = {
+        ...status,
+        loadedAt: now,
+        lastReload: { kind: "applied", at: now, applied: report.applied },
+        needsRestart: report.needsRestart,
+      };
       log.info(
-        { file: next.file, env: next.env, servers: next.servers.map((s) => s.key) },
+        {
+          file: next.file,
+          env: next.env,
+          servers: next.servers.map((s) => s.key),
+          applied: report.applied,
+          needsRestart: report.needsRestart,
+        },
         "config reloaded",
       );
+      if (report.needsRestart.length > 0) {
+        const keys = report.needsRestart.map((k) => describeRestartKey(k, boot, next));
+        log.warn(
+          { needsRestart: report.needsRestart },
+          `config changed that needs a restart: ${keys.join(", ")}`,
+        );
+      }
+      return report;
     },
+    reloadFailed(error) {
+      status = { ...status, lastReload: { kind: "failed", at: Date.now(), error } };
+    },
+    configStatus: () => status,
+    authCounts: () => auth.counts(),
+    policyRefusals: () => policies.refusals(),
     async close(graceMs = config.limits.shutdownGraceSeconds * 1000) {
       // Drain: keep listening so that /health answers 503 and new requests a clear refusal,
       // let running requests finish within the grace period, then end whatever is left.

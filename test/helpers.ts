@@ -82,7 +82,7 @@ export interface TestProxy {
 
 /** Telemetry a test plugs in, built once the config is known; closed after the server. */
 export type TestTelemetry = Telemetry & {
-  attach?(fleet: RunningServer["fleet"]): void;
+  attach?(fleet: RunningServer["fleet"], server?: RunningServer): void;
   close(): Promise<void>;
 };
 
@@ -114,7 +114,7 @@ export async function startProxy(
     ...(telemetry ? { telemetry } : {}),
     ...(opts.environ ? { environ: opts.environ } : {}),
   });
-  telemetry?.attach?.(server.fleet);
+  telemetry?.attach?.(server.fleet, server);
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= server.close(0).then(() => telemetry?.close());

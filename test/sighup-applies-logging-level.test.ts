@@ -41,6 +41,9 @@ test("SIGHUP changes the app log's level", async (t) => {
   await waitFor("the request line at info", () => proxy.stdout().includes('"requestId":"at-info"'));
   // Lines are written in order: had the first request been logged, it would be there already.
   assert.doesNotMatch(proxy.stdout(), /"requestId":"at-warn"/);
-  assert.match(proxy.stderr(), /ollama-proxy: reloaded .* \[test\]/);
+  assert.match(
+    proxy.stderr(),
+    /ollama-proxy: config reloaded from .*ollama_proxy\.yml: applied logging\.level/,
+  );
   assert.equal(await proxy.stop(), 0);
 });

@@ -16,10 +16,12 @@ export interface Io {
   terminal?: Terminal;
 }
 
-/** A terminal to print to, and whether it may be coloured. */
+/** A terminal to print to (it may be redrawn in place: progress bars), and whether it may be coloured. */
 export interface Terminal {
+  /** Writes as it is: no newline added. */
   write(text: string): void;
   readonly colors: boolean;
+  readonly columns: number;
 }
 
 const lineOf = (text: string) => (text.endsWith("\n") ? text : `${text}\n`);
@@ -41,6 +43,9 @@ export const processIo: Io = {
           write: (text: string) => process.stdout.write(text),
           // https://no-color.org: any non-empty NO_COLOR turns colours off.
           colors: !process.env["NO_COLOR"],
+          get columns() {
+            return process.stdout.columns || 80;
+          },
         },
       }
     : {}),

@@ -108,7 +108,7 @@ async function login(args: LoginArgs, io: Io): Promise<void> {
 }
 
 /** Reads all of a pipe, up to a limit. */
-async function readAll(input: Input): Promise<string> {
+export async function readAll(input: Input): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of input) {
@@ -160,7 +160,7 @@ function askHidden(input: Input, io: Io, where: string): Promise<string> {
 }
 
 /** The token as typed or piped, without the line end; refuses anything that cannot be one. */
-function checkToken(text: string, how: string): string {
+export function checkToken(text: string, how: string): string {
   const token = text.trim();
   if (token === "") throw new CliError(`no token ${how}: nothing was stored`, EXIT.usage);
   if (!/^[\x21-\x7e]+$/.test(token))

@@ -6,6 +6,7 @@ import { connectCommand } from "./connect.js";
 import { health } from "./health.js";
 import { CliError, EXIT, type Io, NO_SUBCOMMAND, processIo } from "./io.js";
 import { loginCommand, logoutCommand, whoamiCommand } from "./login.js";
+import { modelsCommand } from "./models.js";
 import { GROUP_KEYS, SORT_KEYS, usage } from "./usage-report.js";
 import { usersCommand } from "./users.js";
 
@@ -133,6 +134,9 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
           })
           .option("json", { type: "boolean", default: false, describe: "same as --format json" }),
       (a) => run(usage(a, io)),
+    )
+    .command("models", "list, pull, remove and copy models on every server of the fleet at once", (y) =>
+      modelsCommand(y, io, run),
     )
     .command(loginCommand(io))
     .command(logoutCommand(io))

@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from "../config/load.js";
+import { describeRestartKey, type ReloadReport } from "../config/reload.js";
 import type { Config } from "../config/types.js";
 import { type AppLog, AppLogError, type AppLogOptions, createAppLog } from "../log/app-log.js";
 import { createTelemetry } from "../observe/telemetry.js";
@@ -51,7 +52,7 @@ export async function serve(args: { config?: string; env?: string; port?: number
     return failed(startFailure(err, config.bind, port));
   }
   appLog.release();
-  telemetry.attach(server.fleet);
+  telemetry.attach(server.fleet, server);
   const runtime = runtimeFilePath(config.database, config.env);
   try {
     writeRuntimeFile(runtime, {
@@ -83,19 +84,20 @@ export async function serve(args: { config?: string; env?: string; port?: number
     try {
       const next = loadConfig({ file: config.file, env: config.env });
       for (const w of next.warnings) log.warn(w);
-      server.reload(next.config);
+      const report = server.reload(next.config);
       telemetry.reload(next.config);
       if (next.config.logging.level !== level) {
         appLog.setLevel(next.config.logging.level);
         log.info({ from: level, to: next.config.logging.level }, "log level changed");
         level = next.config.logging.level;
       }
-      say(`ollama-proxy: reloaded ${config.file} [${config.env}]`);
+      say(`ollama-proxy: ${describeReload(report, config, next.config)}`);
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+      server.reloadFailed(problems.join("; "));
       log.error({ file: config.file, problems }, "config reload failed; the running config stays");
       say(
-        `ollama-proxy: reload of ${config.file} failed; the running config stays:\n  ${problems.join("\n  ")}`,
+        `ollama-proxy: config reload of ${config.file} failed; the running config stays:\n  ${problems.join("\n  ")}`,
       );
     }
   };
@@ -118,6 +120,17 @@ export async function serve(args: { config?: string; env?: string; port?: number
   say("ollama-proxy: stopped");
   await appLog.close();
   return 0;
+}
+
+/** The foreground's line about a reload: what it applied, and what waits for a restart. */
+function describeReload(report: ReloadReport, boot: Config, next: Config): string {
+  const applied = report.applied.length === 0 ? "nothing changed" : `applied ${report.applied.join(", ")}`;
+  const lines = [`config reloaded from ${next.file}: ${applied}`];
+  if (report.needsRestart.length > 0) {
+    const keys = report.needsRestart.map((k) => describeRestartKey(k, boot, next));
+    lines.push(`  needs a restart to apply: ${keys.join(", ")}`);
+  }
+  return lines.join("\n");
 }
 
 /** The app log, or a CLI error naming the folder that cannot be used. */

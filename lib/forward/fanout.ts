@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { request } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { LimitsConfig } from "../config/types.js";
@@ -6,7 +6,7 @@ import type { RequestContext } from "../context.js";
 import { ProxyError } from "../errors.js";
 import type { PeekedBody } from "../http/body.js";
 import { type ReadBounds, readBounded, requestBounds } from "../http/body.js";
-import { failRequest } from "../http/respond.js";
+import { failRequest, sendJson } from "../http/respond.js";
 import type { Logger } from "../log/app-log.js";
 import type { Fleet } from "../routing/fleet.js";
 import type { ServerState } from "../routing/server-state.js";
@@ -27,14 +27,27 @@ export interface FanOutRequest {
 interface Answer {
   readonly server: ServerState;
   readonly status: number;
-  readonly headers: IncomingHttpHeaders;
   readonly body: Buffer;
 }
 
+/** One server's part in a fan-out, as the answer's `servers` list reports it. */
+export interface ServerResult {
+  readonly server: string;
+  readonly ok: boolean;
+  /** The server's status, or the proxy's (502, 504) when it could not be reached. */
+  readonly status: number;
+  /** The server's error message, or why it could not be reached; absent on success. */
+  readonly error?: string;
+}
+
 /**
- * Sends one small management request to several servers and answers once: with the first
- * success if any server succeeded, else with the first server's error. Each server that
- * changed has its model list re-read.
+ * Sends one small management request (copy, delete) to several servers at once and answers
+ * with every server's result: `{"status": "success", "servers": [...]}` when all succeeded;
+ * else `{"error": "...", "servers": [...]}` naming each server that failed — with that
+ * server's status when none succeeded, 502 when only some did. Ollama's clients read nothing
+ * from a successful copy or delete and the `error` string from a failed one, so they work
+ * unchanged; `ollama-proxy models` reads the list. Each server that changed has its model
+ * list re-read.
  */
 export async function fanOut(
   x: FanOutRequest,
@@ -48,44 +61,60 @@ export async function fanOut(
   if (payload instanceof ProxyError) return failRequest(res, ctx, payload);
   ctx.bytesIn = payload.length;
   ctx.tSent = performance.now();
-  const results = await Promise.allSettled(x.servers.map((s) => send(s, req, payload, env.limits)));
+  const settled = await Promise.allSettled(x.servers.map((s) => send(s, req, payload, env.limits)));
   if (res.destroyed) return;
   ctx.tHeaders = performance.now();
-  const answers: Answer[] = [];
-  for (const [i, r] of results.entries()) {
-    const s = x.servers[i]!;
+  const results = settled.map((r, i): ServerResult => {
+    const server = x.servers[i]!;
     if (r.status === "fulfilled") {
-      answers.push(r.value);
-      if (r.value.status < 300) env.fleet.refreshModels(s);
-    } else {
-      env.log.warn(
-        { requestId: ctx.id, server: s.key, err: (r.reason as Error).message },
-        "management request failed",
-      );
+      if (r.value.status < 300) {
+        env.fleet.refreshModels(server);
+        return { server: server.key, ok: true, status: r.value.status };
+      }
+      return { server: server.key, ok: false, status: r.value.status, error: ollamaError(r.value) };
     }
-  }
-  const pick = answers.find((a) => a.status < 300) ?? answers[0];
-  if (pick === undefined) {
-    const why = results.map((r) => (r.status === "rejected" ? (r.reason as Error).message : "")).join("; ");
-    return failRequest(res, ctx, new ProxyError("upstream_unreachable", `no server answered: ${why}`));
-  }
-  ctx.server =
-    answers
-      .filter((a) => a.status < 300)
-      .map((a) => a.server.key)
-      .join(",") || pick.server.key;
-  ctx.status = pick.status;
+    const err = r.reason as Error;
+    env.log.warn({ requestId: ctx.id, server: server.key, err: err.message }, "management request failed");
+    return {
+      server: server.key,
+      ok: false,
+      status: err instanceof ProxyError ? err.status : 502,
+      error: err.message,
+    };
+  });
+  const done = results.filter((r) => r.ok).map((r) => r.server);
+  const failed = results.filter((r) => !r.ok);
+  ctx.server = done.join(",") || x.servers[0]!.key;
   ctx.attempts = x.servers.length;
-  ctx.bytesOut = pick.body.length;
-  const headers: Record<string, string> = {
-    "x-request-id": ctx.id,
-    "x-ollama-proxy-server": ctx.server,
-    "content-length": String(pick.body.length),
-  };
-  const type = pick.headers["content-type"];
-  if (type !== undefined) headers["content-type"] = type;
-  res.writeHead(pick.status, headers);
-  res.end(pick.body);
+  let status: number;
+  let body: Record<string, unknown>;
+  if (failed.length === 0) {
+    status = 200;
+    body = { status: "success", servers: results };
+  } else {
+    status = done.length === 0 ? failed[0]!.status : 502;
+    const what = failed.map((r) => `${r.server}: ${r.error}`).join("; ");
+    const message = done.length === 0 ? what : `done on ${done.join(", ")}; failed on ${what}`;
+    // Only the proxy's own 502 is its error; a 404 every server gave is theirs, as when forwarded.
+    if (done.length > 0) ctx.errorCode = "upstream_error";
+    ctx.errorMessage = message;
+    body = { error: message, servers: results };
+  }
+  ctx.status = status;
+  sendJson(res, status, body, { "x-ollama-proxy-server": ctx.server });
+  ctx.bytesOut = Number(res.getHeader("content-length") ?? 0);
+}
+
+/** The message of a server's error answer: Ollama's `{"error": "..."}`, else its text, else its status. */
+function ollamaError(a: Answer): string {
+  const text = a.body.toString("utf8");
+  try {
+    const e = (JSON.parse(text) as { error?: unknown }).error;
+    if (typeof e === "string") return e;
+  } catch {
+    // not JSON: the text itself
+  }
+  return text.trim().slice(0, 200) || `answered ${a.status}`;
 }
 
 /** One server's part: the request with the proxy's deadlines, its answer read whole (bounded). */
@@ -124,7 +153,7 @@ function send(
           r.destroy();
           reject(body);
         } else {
-          resolve({ server, status: r.statusCode ?? 502, headers: r.headers, body });
+          resolve({ server, status: r.statusCode ?? 502, body });
         }
       });
     });

@@ -70,10 +70,12 @@ export function createOllamaForwarder(
   limits: () => LimitsConfig,
   log: Logger,
   scheduler: Scheduler | null,
+  /** A request moved from one server to the next (counted by /metrics). */
+  onFailover: (from: string, to: string) => void = () => {},
 ): OllamaForwarder {
   const proxy: ProxyServer = createProxyServer({ selfHandleResponse: true, changeOrigin: true, xfwd: false });
   const flights = new WeakMap<IncomingMessage, Flight>();
-  const env: FlightEnv = { proxy, scheduler, fleet, limits, log };
+  const env: FlightEnv = { proxy, scheduler, fleet, limits, log, onFailover };
   proxy.on("proxyReq", (proxyReq: ClientRequest, req: IncomingMessage, _res, _opts, socket: Socket) =>
     flights.get(req)?.sent(proxyReq, socket),
   );
@@ -100,6 +102,7 @@ interface FlightEnv {
   readonly fleet: Fleet;
   readonly limits: () => LimitsConfig;
   readonly log: Logger;
+  readonly onFailover: (from: string, to: string) => void;
 }
 
 /** One request on its way through the forwarder: which servers it tried and where it is now. */
@@ -281,6 +284,7 @@ class Flight {
       return this.reschedule(this.grant, server, reason);
     const next = nextCandidate(this.r.tiers, this.tried)!;
     this.env.log.info({ requestId: this.r.ctx.id, from: server.key, to: next.key, reason }, "failover");
+    this.env.onFailover(server.key, next.key);
     this.attempt(next);
     return true;
   }
@@ -296,6 +300,7 @@ class Flight {
     const go = (g: Grant) => {
       this.grant = g;
       this.env.log.info({ requestId: this.r.ctx.id, from: from.key, to: g.server.key, reason }, "failover");
+      this.env.onFailover(from.key, g.server.key);
       this.attempt(g.server);
     };
     if (isGrant(admission)) {

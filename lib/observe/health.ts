@@ -4,6 +4,32 @@ import type { SchedulerSnapshot, ServerSchedule } from "../schedule/types.js";
 
 export type OverallStatus = "ok" | "degraded" | "down";
 
+/** The config a running proxy uses and what its last reload did (for /health and /metrics). */
+export interface ConfigStatus {
+  readonly file: string;
+  readonly env: string;
+  /** When the config in use was read: at start, or by the last reload that succeeded (epoch ms). */
+  readonly loadedAt: number;
+  /** null until the first SIGHUP. */
+  readonly lastReload: ReloadOutcome | null;
+  /** Keys whose value in the file differs from what the process started with: they wait for a restart. */
+  readonly needsRestart: readonly string[];
+}
+
+/** What the last reload did: applied the file (naming the keys that changed), or kept the running config. */
+export type ReloadOutcome =
+  | { readonly kind: "applied"; readonly at: number; readonly applied: readonly string[] }
+  | { readonly kind: "failed"; readonly at: number; readonly error: string };
+
+/** The `config` part of GET /health. */
+export interface ConfigHealth {
+  file: string;
+  env: string;
+  loaded_at: string;
+  last_reload: null | { at: string; ok: true; applied: string[] } | { at: string; ok: false; error: string };
+  needs_restart: string[];
+}
+
 /** The body of GET /health: nothing secret (no addresses, no keys), everything an operator asks first. */
 export interface HealthReport {
   status: OverallStatus;
@@ -31,6 +57,7 @@ export interface HealthReport {
   /** When some server has `parallel`: requests waiting in the proxy for a slot. */
   queue?: { waiting: number; oldest_wait_ms: number; waiting_by_model: Record<string, number> };
   components: ComponentHealth[];
+  config: ConfigHealth;
 }
 
 /**
@@ -45,6 +72,7 @@ export function healthReport(
     shuttingDown: boolean;
     slowMs: number;
     components: ComponentHealth[];
+    config: ConfigStatus;
     /** The scheduler's counters, when some server has `parallel`. */
     schedule?: SchedulerSnapshot | null;
   },
@@ -87,6 +115,7 @@ export function healthReport(
       reason: e.reason,
     })),
     components: opts.components,
+    config: configHealth(opts.config),
     ...(opts.schedule
       ? {
           queue: {
@@ -103,5 +132,27 @@ function scheduleOf(s: ServerSchedule | undefined) {
   if (s === undefined) return {};
   return {
     schedule: { parallel: s.parallel, in_flight_by_model: { ...s.inFlightByModel }, waiting: s.waiting },
+  };
+}
+
+/**
+ * The config's state as /health shows it. A failed reload or a key waiting for a restart does
+ * not change the overall status: the running config is whole, and paging someone for an
+ * edited file would be a false alarm (the reload gauge in /metrics is there to alert on).
+ */
+function configHealth(c: ConfigStatus): ConfigHealth {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const r = c.lastReload;
+  return {
+    file: c.file,
+    env: c.env,
+    loaded_at: iso(c.loadedAt),
+    last_reload:
+      r === null
+        ? null
+        : r.kind === "applied"
+          ? { at: iso(r.at), ok: true, applied: [...r.applied] }
+          : { at: iso(r.at), ok: false, error: r.error },
+    needs_restart: [...c.needsRestart],
   };
 }

@@ -3,21 +3,34 @@ import type { Config } from "../config/types.js";
 import type { RequestContext } from "../context.js";
 import type { RequestLogStats } from "../log/request-log.js";
 import { normalizeModel } from "../model-name.js";
+import type { PolicyRefusals } from "../policy/policies.js";
 import type { Fleet } from "../routing/fleet.js";
 import { VERSION } from "../version.js";
+import type { ConfigStatus } from "./health.js";
 
 /** The Prometheus metrics of one proxy instance (its own registry, so several proxies in one process never collide). */
 export interface Metrics {
   /** Counts one finished request; `model` is already a bounded label (see `modelLabel`). */
   request(ctx: RequestContext, model: string): void;
+  /** Counts a request that moved from one server to the next before its first byte. */
+  failover(from: string, to: string): void;
   /** The exposition text for GET /metrics. */
   text(): Promise<string>;
+}
+
+/** What /metrics reads from the running server when Prometheus scrapes (lib/server.ts's RunningServer). */
+export interface ServerSources {
+  configStatus(): ConfigStatus;
+  authCounts(): { readonly failures: number; readonly lockouts: number };
+  policyRefusals(): readonly PolicyRefusals[];
 }
 
 /** Where the scrape-time values come from: read when Prometheus asks, never on the request path. */
 export interface MetricSources {
   fleet(): Fleet | null;
   requestLog(): RequestLogStats | null;
+  /** null until the server has started (and in tests that run a server without one). */
+  server(): ServerSources | null;
 }
 
 /** LLM requests run from milliseconds (embeddings) to many minutes (long generations). */
@@ -53,22 +66,28 @@ export function createMetrics(sources: MetricSources): Metrics {
 
   const requests = new Counter({
     name: "ollama_proxy_requests_total",
-    help: "Requests answered, by HTTP status, serving backend and model",
-    labelNames: ["status", "server", "model"],
+    help: "Requests answered, by HTTP status code, endpoint, serving backend and model",
+    labelNames: ["code", "endpoint", "server", "model"],
     registers,
   });
   const duration = new Histogram({
     name: "ollama_proxy_request_duration_seconds",
     help: "Wall-clock time from request arrival to the end of the response",
-    labelNames: ["server", "model"],
+    labelNames: ["endpoint", "server", "model"],
     buckets: DURATION_BUCKETS,
     registers,
   });
   const ttft = new Histogram({
     name: "ollama_proxy_time_to_first_token_seconds",
     help: "Wall-clock time from request arrival to the first response body chunk sent to the client",
-    labelNames: ["server", "model"],
+    labelNames: ["endpoint", "server", "model"],
     buckets: TTFT_BUCKETS,
+    registers,
+  });
+  const failovers = new Counter({
+    name: "ollama_proxy_failovers_total",
+    help: "Requests moved to another server because the first could not take them (refused, reset, 503) before any byte reached the client",
+    labelNames: ["from", "to"],
     registers,
   });
   const promptTokens = new Counter({
@@ -103,6 +122,86 @@ export function createMetrics(sources: MetricSources): Metrics {
       this.reset();
       for (const s of sources.fleet()?.servers() ?? [])
         this.set({ server: s.key }, s.health === "up" ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "ollama_proxy_server_poll_latency_seconds",
+    help: "Moving average of the health poller's /api/version round trip to each live server (what slow_threshold_ms compares)",
+    labelNames: ["server"],
+    registers,
+    collect() {
+      this.reset();
+      for (const s of sources.fleet()?.servers() ?? []) {
+        if (s.health !== "down" && s.latencyMs !== null) this.set({ server: s.key }, s.latencyMs / 1000);
+      }
+    },
+  });
+  new Gauge({
+    name: "ollama_proxy_server_models_loaded",
+    help: "Models each server has loaded in memory (/api/ps at the last poll; 0 while the server is down)",
+    labelNames: ["server"],
+    registers,
+    collect() {
+      this.reset();
+      for (const s of sources.fleet()?.servers() ?? [])
+        this.set({ server: s.key }, s.health === "down" ? 0 : s.loaded.size);
+    },
+  });
+  new Gauge({
+    name: "ollama_proxy_server_models",
+    help: "Models each server has (/api/tags at the last poll)",
+    labelNames: ["server"],
+    registers,
+    collect() {
+      this.reset();
+      for (const s of sources.fleet()?.servers() ?? []) this.set({ server: s.key }, s.models.size);
+    },
+  });
+  new Counter({
+    name: "ollama_proxy_auth_failures_total",
+    help: "Requests refused for their token: missing, malformed, unknown, deactivated or expired",
+    registers,
+    collect() {
+      this.reset();
+      this.inc(sources.server()?.authCounts().failures ?? 0);
+    },
+  });
+  new Counter({
+    name: "ollama_proxy_auth_lockouts_total",
+    help: "Times a client address went over limits.auth_failures_per_minute and was blocked for limits.auth_block_seconds",
+    registers,
+    collect() {
+      this.reset();
+      this.inc(sources.server()?.authCounts().lockouts ?? 0);
+    },
+  });
+  new Counter({
+    name: "ollama_proxy_policy_refusals_total",
+    help: "Requests a policy refused, by policy and reason (model, undefined_policy, max_concurrent, requests_per_minute, tokens_per_day)",
+    labelNames: ["policy", "reason"],
+    registers,
+    collect() {
+      this.reset();
+      for (const r of sources.server()?.policyRefusals() ?? [])
+        this.inc({ policy: r.policy, reason: r.reason }, r.count);
+    },
+  });
+  new Gauge({
+    name: "ollama_proxy_config_last_reload_successful",
+    help: "1 when the last config reload (SIGHUP) succeeded or none was tried, 0 when the file could not be used",
+    registers,
+    collect() {
+      const s = sources.server()?.configStatus();
+      if (s !== undefined) this.set(s.lastReload?.kind === "failed" ? 0 : 1);
+    },
+  });
+  new Gauge({
+    name: "ollama_proxy_config_last_reload_success_timestamp_seconds",
+    help: "When the config in use was loaded (start, or the last successful reload), in Unix seconds",
+    registers,
+    collect() {
+      const s = sources.server()?.configStatus();
+      if (s !== undefined) this.set(s.loadedAt / 1000);
     },
   });
   new Gauge({
@@ -146,16 +245,18 @@ export function createMetrics(sources: MetricSources): Metrics {
   return {
     request(ctx, model) {
       const server = ctx.server ?? "none";
-      requests.inc({ status: String(ctx.status), server, model });
+      const endpoint = ctx.endpoint;
+      requests.inc({ code: String(ctx.status), endpoint, server, model });
       const end = ctx.tEnd ?? performance.now();
-      duration.observe({ server, model }, (end - ctx.t0) / 1000);
+      duration.observe({ endpoint, server, model }, (end - ctx.t0) / 1000);
       if (ctx.tFirstChunk !== null && ctx.status < 400) {
-        ttft.observe({ server, model }, (ctx.tFirstChunk - ctx.t0) / 1000);
+        ttft.observe({ endpoint, server, model }, (ctx.tFirstChunk - ctx.t0) / 1000);
       }
       const u = ctx.usage;
       if (u?.promptTokens) promptTokens.inc({ server, model }, u.promptTokens);
       if (u?.completionTokens) completionTokens.inc({ server, model }, u.completionTokens);
     },
+    failover: (from, to) => failovers.inc({ from, to }),
     text: () => register.metrics(),
   };
 }

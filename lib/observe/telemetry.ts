@@ -6,7 +6,7 @@ import { openRequestLog, type RequestLog, type RequestLogOptions } from "../log/
 import { toRecord } from "../log/request-record.js";
 import { normalizeModel } from "../model-name.js";
 import type { Fleet } from "../routing/fleet.js";
-import { createMetrics, type Metrics, modelLabel } from "./metrics.js";
+import { createMetrics, type Metrics, modelLabel, type ServerSources } from "./metrics.js";
 import { UsageTap } from "./usage-tap.js";
 
 /**
@@ -22,6 +22,8 @@ export interface Telemetry {
   metrics(): Promise<string> | string | null;
   /** Extra health components (request log, app log). */
   components(): ComponentHealth[];
+  /** A request failed over from one server to the next before its first byte reached the client. */
+  failover?(from: string, to: string): void;
 }
 
 /** Telemetry that records nothing (tests, and a library user who plugs in none). */
@@ -34,8 +36,8 @@ export const NO_TELEMETRY: Telemetry = {
 
 /** The telemetry of a running proxy, with what serve needs to wire it up and shut it down. */
 export interface TelemetryHandle extends Telemetry {
-  /** The fleet whose servers /metrics reports (known only once the server started). */
-  attach(fleet: Fleet): void;
+  /** The fleet and the server whose state /metrics reports (known only once the server started). */
+  attach(fleet: Fleet, server?: ServerSources): void;
   /** Applies a reloaded config (retention, model labels). */
   reload(config: Config): void;
   /** The request log, when `logging.request_log` is on. */
@@ -66,6 +68,7 @@ export function createTelemetry(opts: {
   const { log } = opts;
   const lines = opts.lines ?? log;
   let fleet: Fleet | null = null;
+  let server: ServerSources | null = null;
   const requestLog = config.logging.requestLog
     ? openRequestLog({
         path: config.database,
@@ -75,7 +78,11 @@ export function createTelemetry(opts: {
       })
     : null;
   const metrics: Metrics | null = config.metrics.enabled
-    ? createMetrics({ fleet: () => fleet, requestLog: () => requestLog?.stats() ?? null })
+    ? createMetrics({
+        fleet: () => fleet,
+        requestLog: () => requestLog?.stats() ?? null,
+        server: () => server,
+      })
     : null;
   const taps = new WeakMap<RequestContext, UsageTap>();
   const answers = new WeakMap<RequestContext, () => string>();
@@ -146,8 +153,10 @@ export function createTelemetry(opts: {
       ...(requestLog === null ? [] : [requestLog.health()]),
       ...(opts.appLog ? [opts.appLog.health()] : []),
     ],
-    attach(f) {
+    failover: (from, to) => metrics?.failover(from, to),
+    attach(f, s) {
       fleet = f;
+      server = s ?? null;
     },
     reload(next) {
       if (next.logging.retentionDays !== config.logging.retentionDays)

@@ -31,6 +31,18 @@ export interface Limits {
   tokensToday(user: string, now: number): number;
   /** Users with requests in flight or in the last minute. */
   busy(now: number): UserUse[];
+  /** Requests each limit refused since start, by policy (for /metrics). */
+  refusals(): readonly LimitRefusals[];
+}
+
+/** The limit that refused a request. */
+export type LimitName = "tokens_per_day" | "max_concurrent" | "requests_per_minute";
+
+/** How many requests one limit of one policy refused. */
+export interface LimitRefusals {
+  readonly policy: string;
+  readonly limit: LimitName;
+  readonly count: number;
 }
 
 interface Counters {
@@ -51,6 +63,15 @@ export function createLimits(clock: () => number = Date.now): Limits {
   // One lease object per user without limits, reused for every request: such a request costs a
   // map lookup, and its tokens are still counted so that a quota assigned later starts right.
   const counting = new Map<string, Lease>();
+  // Counted only on a refusal: a request that passes costs nothing more.
+  const refused = new Map<string, { policy: string; limit: LimitName; count: number }>();
+  const refuse = (policy: PolicyConfig, limit: LimitName, err: ProxyError): ProxyError => {
+    const key = `${policy.name}\0${limit}`;
+    const r = refused.get(key);
+    if (r === undefined) refused.set(key, { policy: policy.name, limit, count: 1 });
+    else r.count++;
+    return err;
+  };
 
   const today = (now: number) => {
     const d = utcDay(now);
@@ -86,11 +107,23 @@ export function createLimits(clock: () => number = Date.now): Limits {
       const seen = c.window.count(now);
       const used = tokens.get(user) ?? 0;
       if (policy.tokensPerDay !== null && used >= policy.tokensPerDay)
-        return quotaSpent(user, policy, used, now, rateHeaders(rpm, seen, c.window, now));
+        return refuse(
+          policy,
+          "tokens_per_day",
+          quotaSpent(user, policy, used, now, rateHeaders(rpm, seen, c.window, now)),
+        );
       if (policy.maxConcurrent !== null && c.inFlight >= policy.maxConcurrent)
-        return tooManyInFlight(user, policy, rateHeaders(rpm, seen, c.window, now));
+        return refuse(
+          policy,
+          "max_concurrent",
+          tooManyInFlight(user, policy, rateHeaders(rpm, seen, c.window, now)),
+        );
       if (rpm !== null && seen >= rpm)
-        return tooManyRequests(user, policy, c.window, now, rateHeaders(rpm, seen, c.window, now));
+        return refuse(
+          policy,
+          "requests_per_minute",
+          tooManyRequests(user, policy, c.window, now, rateHeaders(rpm, seen, c.window, now)),
+        );
       c.window.add(now);
       c.inFlight++;
       return new CountedLease(c, user, rateHeaders(rpm, seen + 1, c.window, now), addTokens, clock);
@@ -112,6 +145,7 @@ export function createLimits(clock: () => number = Date.now): Limits {
       }
       return out;
     },
+    refusals: () => [...refused.values()].map((r) => ({ ...r })),
   };
 }
 

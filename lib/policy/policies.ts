@@ -1,7 +1,7 @@
 import type { Config, PolicyConfig } from "../config/types.js";
 import { ProxyError } from "../errors.js";
 import type { User } from "../store/users.js";
-import { createLimits, isLimited, type Lease, type UserUse } from "./limits.js";
+import { createLimits, isLimited, type Lease, type LimitName, type UserUse } from "./limits.js";
 import {
   allowsModel,
   compileModelRules,
@@ -62,6 +62,21 @@ export interface Policies {
   snapshot(now: number): UserUse[];
   /** The names the config defines, sorted (for messages); empty when it has no `policies`. */
   names(): string[];
+  /** Requests refused since start, by policy and reason (for /metrics). */
+  refusals(): PolicyRefusals[];
+}
+
+/**
+ * Why a policy refused a request: a model it does not allow, a policy the config does not
+ * define (fail closed), or one of its limits.
+ */
+export type RefusalReason = "model" | "undefined_policy" | LimitName;
+
+/** How many requests one policy refused for one reason. */
+export interface PolicyRefusals {
+  readonly policy: string;
+  readonly reason: RefusalReason;
+  readonly count: number;
 }
 
 /** Builds the engine from a config; `clock` is what a lease's `end()` reads when given no time. */
@@ -70,20 +85,31 @@ export function createPolicies(config: Config, opts: { clock?: () => number } = 
   let compiled = compile(config);
   let fallback = compiled?.get("default") ?? null;
   let file = config.file;
+  // The refusals decided here; the limits count their own.
+  const refused = new Map<string, { policy: string; reason: RefusalReason; count: number }>();
+  const count = (policy: string, reason: RefusalReason) => {
+    const key = `${policy}\0${reason}`;
+    const r = refused.get(key);
+    if (r === undefined) refused.set(key, { policy, reason, count: 1 });
+    else r.count++;
+  };
 
   return {
     forUser(user) {
       if (user.policy === null) return fallback;
       const p = compiled?.get(user.policy);
       if (p !== undefined) return p;
+      count(user.policy, "undefined_policy");
       return unconfigured(user, user.policy, file, compiled);
     },
     allows: (policy, model) => policy === null || allowsModel(policy.models, model),
-    refuseModel: (user, policy, model) =>
-      new ProxyError(
+    refuseModel: (user, policy, model) => {
+      count(policy.name, "model");
+      return new ProxyError(
         "forbidden",
         `forbidden: model "${model}" is not allowed for user "${user.name}" (policy "${policy.name}")`,
-      ),
+      );
+    },
     filterListing: (policy, kind, body) =>
       policy === null ? body : filterListing(policy.models, kind, body),
     filterNames: (policy, names) => (policy === null ? [...names] : filterNames(policy.models, names)),
@@ -102,6 +128,10 @@ export function createPolicies(config: Config, opts: { clock?: () => number } = 
     },
     snapshot: (now) => limits.busy(now),
     names: () => [...(compiled?.keys() ?? [])].sort(),
+    refusals: () => [
+      ...[...refused.values()].map((r) => ({ ...r })),
+      ...limits.refusals().map((r) => ({ policy: r.policy, reason: r.limit, count: r.count })),
+    ],
   };
 }
 

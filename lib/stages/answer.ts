@@ -2,10 +2,11 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Config } from "../config/types.js";
 import { ProxyError } from "../errors.js";
 import { sendJson, sendText } from "../http/respond.js";
-import { healthReport } from "../observe/health.js";
+import { type ConfigStatus, healthReport } from "../observe/health.js";
 import type { Telemetry } from "../observe/telemetry.js";
 import type { Policies, Policy } from "../policy/policies.js";
 import type { Fleet } from "../routing/fleet.js";
+import { buildInventory } from "../routing/inventory.js";
 import {
   fleetVersion,
   modelNames,
@@ -29,6 +30,8 @@ export interface AnswerDeps {
   draining(): boolean;
   /** The scheduler, when some server has `parallel`. */
   scheduler(): Scheduler | null;
+  /** The config's file, when it was loaded, the last reload's outcome (for /health). */
+  configStatus(): ConfigStatus;
 }
 
 /** An answer of the proxy's own, before it is written. */
@@ -82,6 +85,7 @@ async function build(
         shuttingDown: d.draining(),
         slowMs: config.health.slowThresholdMs,
         components: d.telemetry.components(),
+        config: d.configStatus(),
         schedule: d.scheduler()?.snapshot(d.fleet.servers()) ?? null,
       });
       return { status: report.status === "down" ? 503 : 200, json: report };
@@ -113,6 +117,15 @@ async function build(
       return info === null
         ? new ProxyError("model_not_found", `model "${name}" not found`)
         : { status: 200, json: info };
+    }
+    case "inventory": {
+      // ?model=NAME (repeatable) adds models no server has yet: what a pull would do with them.
+      const also = new URL(req.url ?? "/", "http://x").searchParams.getAll("model");
+      const all = buildInventory(config, d.fleet, also);
+      // An admin manages every model; anyone else sees, as in the listings, what the policy allows.
+      if (caller === null || caller.user.role === "admin") return { status: 200, json: all };
+      const models = all.models.filter((m) => d.policies.allows(policy, m.model));
+      return { status: 200, json: { ...all, models } };
     }
     case "me": {
       if (caller === null) return new ProxyError("internal", "/proxy/me answered without a user");

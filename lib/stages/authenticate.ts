@@ -14,6 +14,8 @@ export interface Auth {
   reconfigure(limits: AuthLimits): void;
   /** How many addresses are blocked now and how many blocks there have been (for /health and /metrics). */
   lockouts(now?: number): AuthLockouts;
+  /** Refused tokens (missing ones included) and blocks since start, for /metrics. */
+  counts(): AuthCounts;
   /** Writes pending last-used times and stops the timers. */
   close(): void;
 }
@@ -32,6 +34,14 @@ export interface AuthLockouts {
   readonly blocked: number;
   /** Addresses blocked since start (an address blocked twice counts twice). */
   readonly total: number;
+}
+
+/** What the auth stage has refused since start. */
+export interface AuthCounts {
+  /** Missing, malformed, unknown, deactivated or expired tokens. */
+  readonly failures: number;
+  /** Times an address went over `limits.auth_failures_per_minute` and was blocked. */
+  readonly lockouts: number;
 }
 
 /** An address that has just become blocked. */
@@ -94,6 +104,7 @@ export function createAuth(store: Store, opts: AuthOptions): Auth {
   let version = -1;
   let limits: AuthLimits = { failuresPerMinute: opts.failuresPerMinute, blockSeconds: opts.blockSeconds };
   let blocksTotal = 0;
+  let failuresTotal = 0;
   const lastUsed = new Map<number, number>();
   const failures = new Map<string, Failures>();
 
@@ -192,9 +203,15 @@ export function createAuth(store: Store, opts: AuthOptions): Auth {
         authorization !== undefined && authorization.slice(0, 7).toLowerCase() === "bearer "
           ? authorization.slice(7).trim()
           : "";
-      if (token === "") return new ProxyError("unauthorized", UNAUTHORIZED_MESSAGE, { headers: CHALLENGE });
+      if (token === "") {
+        failuresTotal++;
+        return new ProxyError("unauthorized", UNAUTHORIZED_MESSAGE, { headers: CHALLENGE });
+      }
       const user = check(token, now);
-      if (user === null) return failed(address, now);
+      if (user === null) {
+        failuresTotal++;
+        return failed(address, now);
+      }
       lastUsed.set(user.id, now);
       return user;
     },
@@ -202,6 +219,7 @@ export function createAuth(store: Store, opts: AuthOptions): Auth {
     reconfigure(next) {
       limits = { failuresPerMinute: next.failuresPerMinute, blockSeconds: next.blockSeconds };
     },
+    counts: () => ({ failures: failuresTotal, lockouts: blocksTotal }),
     lockouts(now = Date.now()) {
       let blocked = 0;
       for (const f of failures.values()) if (blockedUntil(f) > now) blocked++;

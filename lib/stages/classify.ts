@@ -4,7 +4,7 @@ import type { BlockList } from "node:net";
 import { newContext, type RequestContext } from "../context.js";
 import { dialectOf, ProxyError } from "../errors.js";
 import { acceptableRequestId, clientAddress } from "../http/headers.js";
-import { type Entry, lookupEndpoint } from "./endpoints.js";
+import { type Entry, endpointLabel, lookupEndpoint } from "./endpoints.js";
 
 /** A request as the proxy first sees it: its context and the endpoint its path names (null: none). */
 export interface Classified {
@@ -28,7 +28,7 @@ export function classify(req: IncomingMessage, trusted: BlockList | null): Class
   const address = clientAddress(req.socket.remoteAddress ?? "", req.headers["x-forwarded-for"], trusted);
   const entry = lookupEndpoint(path);
   return {
-    ctx: newContext(id, req.method ?? "GET", path, dialectOf(path), address),
+    ctx: newContext(id, req.method ?? "GET", path, dialectOf(path), address, endpointLabel(path, entry)),
     entry,
     badPath: unnormalised(path, entry),
   };

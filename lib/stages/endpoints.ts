@@ -8,7 +8,8 @@ export type LocalAnswer =
   | "ps"
   | "models"
   | "model-info"
-  | "me";
+  | "me"
+  | "inventory";
 
 /** What the proxy does with a path. */
 export type Endpoint =
@@ -65,6 +66,8 @@ const TABLE = new Map<string, Entry>([
   ["/v1/models", local("models", ["GET"])],
   // The proxy's own: who the token belongs to and what it may use (`ollama-proxy login`, `whoami`).
   ["/proxy/me", local("me", ["GET"])],
+  // The proxy's own, admins only: every model on every server (`ollama-proxy models`).
+  ["/proxy/models", local("inventory", ["GET"])],
   ["/api/generate", infer()],
   ["/api/chat", infer()],
   ["/api/embed", infer()],
@@ -102,6 +105,19 @@ export function lookupEndpoint(path: string): Entry | null {
   if (path.startsWith("/api/user/keys/")) return USER_KEYS;
   if (path.startsWith("/v1/models/")) return MODEL_INFO;
   return null;
+}
+
+/**
+ * A path as a bounded label (metrics): the path itself for an endpoint of the table, the
+ * family for the ones matched by prefix, `other` for anything else — never the raw path,
+ * which a client can make up at will.
+ */
+export function endpointLabel(path: string, entry: Entry | null): string {
+  if (entry === null) return "other";
+  if (entry === BLOBS) return "/api/blobs/{digest}";
+  if (entry === CLOUD) return "/api/experimental/{path}";
+  if (entry === MODEL_INFO) return "/v1/models/{model}";
+  return path;
 }
 
 /** Every endpoint with a path that stands for it (for tests that must cover them all). */

@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { reloadReport } from "../lib/config/reload.js";
+import type { Config } from "../lib/config/types.js";
+import { tempDir, writeConfig } from "./helpers.js";
+
+// Which keys a reload applies and which wait for a restart, decided by comparing configs:
+// built here from files, as SIGHUP reads them.
+
+const SERVERS = {
+  a: { host: "127.0.0.1", port: 1 },
+  b: { host: "127.0.0.1", port: 2 },
+};
+
+/** Each file in a folder of its own: paths in it are absolute, so that only what the test changes differs. */
+function load(t: Parameters<typeof tempDir>[0], section: Record<string, unknown>): Config {
+  const logging = { dir: null, ...(section.logging as object | undefined) };
+  return writeConfig(tempDir(t), {
+    database: "/tmp/olp-reload-test.sqlite3",
+    servers: SERVERS,
+    ...section,
+    logging,
+  }).config;
+}
+
+test("live keys are applied, listener, database and log writers wait for a restart", (t) => {
+  const boot = load(t, { proxy_port: 11434, logging: { level: "info", dir: null } });
+  const next = load(t, {
+    proxy_port: 11500,
+    bind: "0.0.0.0",
+    database: "/tmp/elsewhere.sqlite3",
+    logging: { level: "debug", dir: "/tmp/olp-logs", request_log: false },
+    limits: { max_header_kb: 64, max_body_mb: 1, auth_block_seconds: 5 },
+    servers: { ...SERVERS, b: { host: "127.0.0.1", port: 3 }, c: { host: "127.0.0.1", port: 4 } },
+    model_config: { memory_patterns: [{ pattern: ":70b", memory_gb: 40 }] },
+    policies: { default: { models: ["*"] } },
+    health: { interval_seconds: 5 },
+  });
+  const report = reloadReport(boot, boot, next);
+  assert.deepEqual([...report.applied].sort(), [
+    "health.interval_seconds",
+    "limits.auth_block_seconds",
+    "limits.max_body_mb",
+    "logging.level",
+    "model_config.memory_patterns",
+    "policies.default",
+    "servers.b",
+    "servers.c",
+  ]);
+  assert.deepEqual([...report.needsRestart].sort(), [
+    "bind",
+    "database",
+    "limits.max_header_kb",
+    "logging.dir",
+    "logging.request_log",
+    "proxy_port",
+  ]);
+});
+
+test("a restart key is compared with what the process started with, a live key with what runs now", (t) => {
+  const boot = load(t, { proxy_port: 11434, cache_ttl_seconds: 300 });
+  const edited = load(t, { proxy_port: 11500, cache_ttl_seconds: 60 });
+  const first = reloadReport(boot, boot, edited);
+  assert.deepEqual(first, { applied: ["cache_ttl_seconds"], needsRestart: ["proxy_port"] });
+  // Reloaded again unchanged: nothing new applies, the port still waits.
+  assert.deepEqual(reloadReport(boot, edited, edited), { applied: [], needsRestart: ["proxy_port"] });
+  // The port put back: nothing waits any more.
+  assert.deepEqual(reloadReport(boot, edited, boot), { applied: ["cache_ttl_seconds"], needsRestart: [] });
+});
+
+test("metrics can be turned off live but not on; a key this table does not know waits for a restart", (t) => {
+  const on = load(t, { metrics: { enabled: true } });
+  const off = load(t, { metrics: { enabled: false } });
+  assert.deepEqual(reloadReport(on, on, off), { applied: ["metrics.enabled"], needsRestart: [] });
+  assert.deepEqual(reloadReport(off, off, on), { applied: [], needsRestart: ["metrics.enabled"] });
+
+  // A key added by another part of the product (here: TLS) is never reported as applied by mistake.
+  const withTls = { ...on, tls: { cert: "/etc/a.pem", key: "/etc/a.key" } } as Config;
+  const otherTls = { ...on, tls: { cert: "/etc/b.pem", key: "/etc/b.key" } } as Config;
+  assert.deepEqual(reloadReport(withTls, withTls, otherTls), { applied: [], needsRestart: ["tls"] });
+  const limits = { ...on.limits, maxQueuedThings: 5 };
+  assert.deepEqual(reloadReport(on, on, { ...on, limits } as Config), {
+    applied: [],
+    needsRestart: ["limits.max_queued_things"],
+  });
+});
