@@ -55,6 +55,11 @@ export async function serve(args: { config?: string; env?: string; port?: number
     store.close();
     return failed(startFailure(err, config.bind, port));
   }
+  // Caught from here on: a stop sent as soon as the start line appears must drain, not kill.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
   appLog.release();
   telemetry.attach(server.fleet, server);
   const runtime = runtimeFilePath(config.database, config.env);
@@ -107,10 +112,7 @@ export async function serve(args: { config?: string; env?: string; port?: number
   };
   process.on("SIGHUP", onHup);
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
+  const signal = await stopSignal;
   process.off("SIGHUP", onHup);
   log.info({ signal, active: server.active() }, "shutting down");
   say(`ollama-proxy: ${signal}: shutting down (${server.active()} request(s) running)`);
@@ -149,7 +151,9 @@ function tlsWarnings(config: Config): string[] {
   if (config.tls === null) return [];
   const read = readTlsPair(config.tls);
   if (read.kind === "failed") throw new CliError(new TlsFilesError(read.problems).message, EXIT.config);
-  return certificateWarnings(read.pair, config.tls.cert, hostsOf(config.bind));
+  return certificateWarnings(read.pair, config.tls.cert, hostsOf(config.bind)).map(
+    (w) => `${config.env}.${w}`,
+  );
 }
 
 /** The app log, or a CLI error naming the folder that cannot be used. */
