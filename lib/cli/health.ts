@@ -5,11 +5,12 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { dirname, join, resolve } from "node:path";
 import { checkServerIdentity, rootCertificates } from "node:tls";
 import { parse } from "yaml";
+import { readCa } from "../client/front-door.js";
 import { ConfigError, loadConfig, resolveConfigLocation } from "../config/load.js";
 import type { Config } from "../config/types.js";
 import { isSelfSigned } from "../http/tls.js";
 import type { HealthReport } from "../observe/health.js";
-import { EXIT, type Io } from "./io.js";
+import { CliError, EXIT, type Io } from "./io.js";
 import { readRuntimeFile, runtimeFilePath } from "./runtime-file.js";
 import { formatMs, formatTable } from "./table.js";
 
@@ -94,24 +95,18 @@ export async function health(args: HealthArgs, io: Io): Promise<number> {
  */
 function findTarget(args: HealthArgs): Target {
   const given = givenCa(args.ca);
-  if (given.kind === "unknown") return given;
   if (args.url !== undefined)
-    return { kind: "url", url: args.url, notes: [], trust: { ca: given.ca, own: false } };
+    return { kind: "url", url: args.url, notes: [], trust: { ca: given, own: false } };
   const { file, env } = resolveConfigLocation({ file: args.config, env: args.env });
   let config: Config;
   try {
     config = loadConfig({ file: args.config, env: args.env }).config;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    return fromStateDirs(
-      file,
-      env,
-      `the config ${file} [${env}] cannot be used (${err.problems[0]})`,
-      given.ca,
-    );
+    return fromStateDirs(file, env, `the config ${file} [${env}] cannot be used (${err.problems[0]})`, given);
   }
   const notes: string[] = [];
-  const trust = { ca: [...given.ca, ...configuredTrust(config, notes)], own: true };
+  const trust = { ca: [...given, ...configuredTrust(config, notes)], own: true };
   const path = runtimeFilePath(config.database, config.env);
   const found = readRuntimeFile(path);
   if (found.kind === "found" && found.info.env === config.env) {
@@ -131,26 +126,12 @@ function findTarget(args: HealthArgs): Target {
   return { kind: "url", url: configUrl(config), notes, trust };
 }
 
-/** `--ca PATH` read, or why it cannot be used. */
-function givenCa(
-  path: string | undefined,
-): { kind: "ca"; ca: string[] } | { kind: "unknown"; problems: string[] } {
-  if (path === undefined) return { kind: "ca", ca: [] };
-  try {
-    const pem = readFileSync(path, "utf8");
-    new X509Certificate(pem);
-    return { kind: "ca", ca: [pem] };
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return {
-      kind: "unknown",
-      problems: [
-        code === undefined
-          ? `--ca ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`
-          : `cannot read --ca ${path} (${code})`,
-      ],
-    };
-  }
+/** `--ca PATH` as PEM; a file that is not one is a usage error (exit 64), not a probe result. */
+function givenCa(path: string | undefined): string[] {
+  if (path === undefined) return [];
+  const read = readCa(resolve(path));
+  if ("error" in read) throw new CliError(`--ca: ${read.error}`, EXIT.usage);
+  return [read.pem];
 }
 
 /**
