@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   const paths =
     process.argv.length > 2
       ? process.argv.slice(2)
-      : [new URL("../lib/stages/peek.js", import.meta.url).pathname];
+      : [new URL("../lib/stages/model-scanner.js", import.meta.url).pathname];
   const scanners: { path: string; Scanner: ScannerClass }[] = [];
   for (const path of paths) {
     const { ModelScanner } = (await import(pathToFileURL(path).href)) as { ModelScanner: ScannerClass };

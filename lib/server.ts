@@ -15,6 +15,7 @@ import { startUsageSnapshots } from "./policy/snapshot.js";
 import { readTokensToday } from "./policy/today.js";
 import { type Fleet, startFleet } from "./routing/fleet.js";
 import { createScheduler } from "./schedule/scheduler.js";
+import type { SchedulerSnapshot } from "./schedule/types.js";
 import { type Auth, type AuthCounts, createAuth } from "./stages/authenticate.js";
 import type { Store } from "./store/open.js";
 
@@ -49,6 +50,8 @@ export interface RunningServer {
   authCounts(): AuthCounts;
   /** Requests the policies refused since start, by policy and reason (for /metrics). */
   policyRefusals(): readonly PolicyRefusals[];
+  /** The scheduler's counters (for /metrics), or null when no server has `parallel`. */
+  schedule(): SchedulerSnapshot | null;
   /** Stops accepting, lets running requests finish for up to the grace period, then ends the rest. */
   close(graceMs?: number): Promise<void>;
   /** Requests being answered right now. */
@@ -225,6 +228,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     configStatus: () => status,
     authCounts: () => auth.counts(),
     policyRefusals: () => policies.refusals(),
+    schedule: () => (scheduled ? scheduler.snapshot(fleet.servers()) : null),
     async close(graceMs = config.limits.shutdownGraceSeconds * 1000) {
       // Drain: keep listening so that /health answers 503 and new requests a clear refusal,
       // let running requests finish within the grace period, then end whatever is left.

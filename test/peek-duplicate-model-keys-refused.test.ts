@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { lookupEndpoint } from "../lib/stages/endpoints.js";
-import { ModelScanner } from "../lib/stages/peek.js";
+import { ModelScanner } from "../lib/stages/model-scanner.js";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";
 import { post, startProxy } from "./helpers.js";
 

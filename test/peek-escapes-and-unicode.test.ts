@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { checkModelName } from "../lib/model-name.js";
-import { ModelScanner } from "../lib/stages/peek.js";
+import { ModelScanner } from "../lib/stages/model-scanner.js";
 
 // The scanner decodes only the key and value it needs; escapes and multi-byte UTF-8 must come
 // out exactly as JSON.parse would read them.

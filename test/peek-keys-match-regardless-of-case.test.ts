@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { goKeyMatches } from "../lib/policy/go-keys.js";
-import { ModelScanner } from "../lib/stages/peek.js";
+import { ModelScanner } from "../lib/stages/model-scanner.js";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";
 import { post, startProxy } from "./helpers.js";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ModelScanner } from "../lib/stages/peek.js";
+import { ModelScanner } from "../lib/stages/model-scanner.js";
 import { startFakeOllama } from "./fixtures/fake-ollama.js";
 import { startProxy } from "./helpers.js";
 

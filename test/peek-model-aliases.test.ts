@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { lookupEndpoint } from "../lib/stages/endpoints.js";
-import { ModelScanner } from "../lib/stages/peek.js";
+import { ModelScanner } from "../lib/stages/model-scanner.js";
 
 // Ollama accepts "name" for "model" on show/pull/push/delete, and /api/copy names its model "source".
 

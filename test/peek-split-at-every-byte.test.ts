@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ModelScanner } from "../lib/stages/peek.js";
+import { ModelScanner } from "../lib/stages/model-scanner.js";
 
 // TCP may cut a body anywhere: inside a multi-byte character, an escape, a key, a number.
 // Wherever the cut falls, the answer must be the one the whole body gives.

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ModelScanner } from "../lib/stages/peek.js";
+import { ModelScanner } from "../lib/stages/model-scanner.js";
 
 // Only the top-level "model" routes a request: a chat history or tool call may carry its own.
 

@@ -4,8 +4,7 @@ import { request as httpsRequest } from "node:https";
 import type { LimitsConfig } from "../config/types.js";
 import type { RequestContext } from "../context.js";
 import { ProxyError } from "../errors.js";
-import type { PeekedBody } from "../http/body.js";
-import { type ReadBounds, readBounded, requestBounds } from "../http/body.js";
+import { type PeekedBody, type ReadBounds, readBounded, wholeBody } from "../http/body.js";
 import { failRequest, sendJson } from "../http/respond.js";
 import type { Logger } from "../log/app-log.js";
 import type { Fleet } from "../routing/fleet.js";
@@ -54,10 +53,7 @@ export async function fanOut(
   env: { fleet: Fleet; limits: LimitsConfig; log: Logger },
 ): Promise<void> {
   const { req, res, ctx } = x;
-  const payload =
-    x.body.kind === "whole"
-      ? Buffer.concat(x.body.chunks, x.body.bytes)
-      : await readBounded(req, requestBounds(env.limits.maxBodyBytes));
+  const payload = await wholeBody(req, x.body, env.limits.maxBodyBytes);
   if (payload instanceof ProxyError) return failRequest(res, ctx, payload);
   ctx.bytesIn = payload.length;
   ctx.tSent = performance.now();

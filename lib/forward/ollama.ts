@@ -158,29 +158,39 @@ class Flight {
   }
 
   /**
-   * What the upstream request's body is read from: a body kept whole is replayed from memory
+   * What the upstream request's body is read from. A body kept whole is replayed from memory
    * (so it can go to another server); otherwise the client's stream flows through (peek put
-   * back what it read). A chunked upload is counted as it flows: past `limits.max_body_mb` the
-   * upstream request is abandoned and the client gets 413.
+   * back what it read), counted — past `limits.max_body_mb` a chunked upload is refused — and
+   * checked as it passes (a second model key after the first megabyte). A refused body never
+   * reaches its end upstream: Ollama reads a body whole before it acts on it.
    */
   private bodySource(): Readable | undefined {
     const body = this.r.body;
     if (body === null) return undefined;
     if (body.kind === "whole") return replay(body.chunks);
-    if (body.declared !== null) return undefined;
-    const max = this.env.limits().maxBodyBytes;
+    const max = body.declared === null ? this.env.limits().maxBodyBytes : Number.POSITIVE_INFINITY;
     let seen = 0;
-    const count = new Transform({
+    const refuse = (err: ProxyError, done: () => void) => {
+      this.upstream?.destroy();
+      if (this.phase.kind === "trying") this.fail(err);
+      done();
+    };
+    const pass = new Transform({
       transform: (chunk: Buffer, _enc, done) => {
         seen += chunk.length;
         this.r.ctx.bytesIn = seen;
-        if (seen <= max) return done(null, chunk);
-        this.upstream?.destroy();
-        if (this.phase.kind === "trying") this.fail(bodyTooLarge(max));
+        if (seen > max) return refuse(bodyTooLarge(max), done);
+        const refused = body.check.push(chunk);
+        if (refused !== null) return refuse(new ProxyError("bad_request", refused), done);
+        done(null, chunk);
+      },
+      flush: (done) => {
+        const refused = body.check.end();
+        if (refused !== null) return refuse(new ProxyError("bad_request", refused), done);
         done();
       },
     });
-    return this.r.req.pipe(count);
+    return this.r.req.pipe(pass);
   }
 
   /** http-proxy-3 sent the request on `socket`: the deadlines start. */

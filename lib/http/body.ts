@@ -18,7 +18,16 @@ export type PeekedBody =
       readonly model: string;
       /** The client's Content-Length, or null for a chunked upload (counted as it flows). */
       readonly declared: number | null;
+      /** Looks at the rest of the body as it passes (from its first byte), for what peek could not see yet. */
+      readonly check: BodyCheck;
     };
+
+/** A look at a flowing body's bytes as they pass: an error message refuses the body (400). */
+export interface BodyCheck {
+  push(chunk: Buffer): string | null;
+  /** The body has ended. */
+  end(): string | null;
+}
 
 /** The 413 for a request body over `limits.max_body_mb`. */
 export function bodyTooLarge(maxBytes: number): ProxyError {
@@ -78,4 +87,17 @@ export function readBounded(stream: Readable, bounds: ReadBounds): Promise<Buffe
     // A stage before may have paused it (peek does, after putting back what it read).
     stream.resume();
   });
+}
+
+/**
+ * The whole request body, whatever peek kept of it: the kept bytes, or the flowing stream
+ * read to its end within `max` bytes and checked like the part peek saw (a second model key
+ * after the first megabyte is refused as it would have been before it).
+ */
+export async function wholeBody(req: Readable, body: PeekedBody, max: number): Promise<Buffer | ProxyError> {
+  if (body.kind === "whole") return Buffer.concat(body.chunks, body.bytes);
+  const raw = await readBounded(req, requestBounds(max));
+  if (raw instanceof ProxyError) return raw;
+  const refused = body.check.push(raw) ?? body.check.end();
+  return refused === null ? raw : new ProxyError("bad_request", refused);
 }

@@ -43,6 +43,8 @@ export interface RequestLog {
 }
 
 const DEFAULT_MAX_QUEUE = 10_000;
+/** The part of the queue records of requests without a user may fill. */
+const ANONYMOUS_SHARE = 0.5;
 /** Records wait at most this long on the main thread before they go to the writer... */
 const POST_MS = 100;
 /** ...or until this many have gathered. */
@@ -143,7 +145,12 @@ export function openRequestLog(opts: RequestLogOptions): RequestLog {
     record(r) {
       recorded++;
       if (!alive || closing) return countDrop(1, "writer stopped");
-      if (posted + pending.length >= maxQueue) return countDrop(1, "queue full: the writer fell behind");
+      const queued = posted + pending.length;
+      if (queued >= maxQueue) return countDrop(1, "queue full: the writer fell behind");
+      // Requests without a user (no or a bad token, probes) may fill half of the queue at most:
+      // a flood of them must not crowd the records of authenticated requests out.
+      if (r.user_id === null && queued >= maxQueue * ANONYMOUS_SHARE)
+        return countDrop(1, "queue half full: records of requests without a user are dropped first");
       pending.push(toRow(r));
       // Under load, one message (and one transaction) per POST_MS rather than per request:
       // each message wakes the writer and each transaction is a WAL commit.

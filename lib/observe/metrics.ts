@@ -5,6 +5,7 @@ import type { RequestLogStats } from "../log/request-log.js";
 import { normalizeModel } from "../model-name.js";
 import type { PolicyRefusals } from "../policy/policies.js";
 import type { Fleet } from "../routing/fleet.js";
+import type { SchedulerSnapshot } from "../schedule/types.js";
 import { VERSION } from "../version.js";
 import type { ConfigStatus } from "./health.js";
 
@@ -23,6 +24,8 @@ export interface ServerSources {
   configStatus(): ConfigStatus;
   authCounts(): { readonly failures: number; readonly lockouts: number };
   policyRefusals(): readonly PolicyRefusals[];
+  /** The scheduler's counters, or null when no server has `parallel`. */
+  schedule(): SchedulerSnapshot | null;
 }
 
 /** Where the scrape-time values come from: read when Prometheus asks, never on the request path. */
@@ -36,6 +39,8 @@ export interface MetricSources {
 /** LLM requests run from milliseconds (embeddings) to many minutes (long generations). */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120];
+/** A wait for a slot: none (the fast path) to the 300 s of scheduler.max_wait_seconds. */
+const QUEUE_BUCKETS = [0, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
 
 /**
  * The model label of a request: the normalised name when a server lists the model or the
@@ -88,6 +93,13 @@ export function createMetrics(sources: MetricSources): Metrics {
     name: "ollama_proxy_failovers_total",
     help: "Requests moved to another server because the first could not take them (refused, reset, 503) before any byte reached the client",
     labelNames: ["from", "to"],
+    registers,
+  });
+  const queueWait = new Histogram({
+    name: "ollama_proxy_queue_wait_seconds",
+    help: "Time a scheduled request waited in the proxy for a slot (0: it went straight through)",
+    labelNames: ["server", "model"],
+    buckets: QUEUE_BUCKETS,
     registers,
   });
   const promptTokens = new Counter({
@@ -187,6 +199,46 @@ export function createMetrics(sources: MetricSources): Metrics {
     },
   });
   new Gauge({
+    name: "ollama_proxy_queue_waiting",
+    help: "Requests waiting in the proxy for a slot on a server (servers.NAME.parallel)",
+    registers,
+    collect() {
+      this.set(sources.server()?.schedule()?.waiting ?? 0);
+    },
+  });
+  new Gauge({
+    name: "ollama_proxy_queue_oldest_wait_seconds",
+    help: "How long the oldest waiting request has waited for a slot",
+    registers,
+    collect() {
+      this.set((sources.server()?.schedule()?.oldestWaitMs ?? 0) / 1000);
+    },
+  });
+  new Counter({
+    name: "ollama_proxy_model_loads_total",
+    help: "Requests the scheduler sent to a server that did not hold their model (each makes it load one)",
+    labelNames: ["server"],
+    registers,
+    collect() {
+      this.reset();
+      for (const s of sources.server()?.schedule()?.servers ?? []) this.inc({ server: s.key }, s.modelLoads);
+    },
+  });
+  new Counter({
+    name: "ollama_proxy_queue_refusals_total",
+    help: "Requests the scheduler answered 503: queue full, waited too long, or no server left for them",
+    labelNames: ["reason"],
+    registers,
+    collect() {
+      this.reset();
+      const t = sources.server()?.schedule()?.totals;
+      if (t === undefined) return;
+      this.inc({ reason: "queue_full" }, t.queueFull);
+      this.inc({ reason: "wait_timeout" }, t.waitTimeouts);
+      this.inc({ reason: "server_gone" }, t.serverGone);
+    },
+  });
+  new Gauge({
     name: "ollama_proxy_config_last_reload_successful",
     help: "1 when the last config reload (SIGHUP) succeeded or none was tried, 0 when the file (or the TLS certificate it names) could not be used",
     registers,
@@ -247,6 +299,7 @@ export function createMetrics(sources: MetricSources): Metrics {
   return {
     request(ctx, model) {
       const server = ctx.server ?? "none";
+      if (ctx.queueMs !== null) queueWait.observe({ server, model }, ctx.queueMs / 1000);
       const endpoint = ctx.endpoint;
       requests.inc({ code: String(ctx.status), endpoint, server, model });
       const end = ctx.tEnd ?? performance.now();

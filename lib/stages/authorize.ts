@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RequestContext } from "../context.js";
 import { ProxyError } from "../errors.js";
-import type { PeekedBody } from "../http/body.js";
-import { readBounded, requestBounds } from "../http/body.js";
+import { type PeekedBody, wholeBody } from "../http/body.js";
 import type { Logger } from "../log/app-log.js";
 import type { Policies, Policy } from "../policy/policies.js";
 import type { User } from "../store/users.js";
@@ -67,10 +66,7 @@ async function rewritten(
   ctx: RequestContext,
   maxBodyBytes: number,
 ): Promise<PeekedBody | ProxyError> {
-  const raw =
-    body.kind === "whole"
-      ? Buffer.concat(body.chunks, body.bytes)
-      : await readBounded(req, requestBounds(maxBodyBytes));
+  const raw = await wholeBody(req, body, maxBodyBytes);
   if (raw instanceof ProxyError) return raw;
   let json: unknown;
   try {

@@ -2,8 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ExternalHostConfig, LimitsConfig } from "../../config/types.js";
 import type { RequestContext } from "../../context.js";
 import { ProxyError } from "../../errors.js";
-import type { PeekedBody } from "../../http/body.js";
-import { readBounded, requestBounds } from "../../http/body.js";
+import { type PeekedBody, wholeBody } from "../../http/body.js";
 import { failRequest, sendJson, sendText } from "../../http/respond.js";
 import { isObject } from "../../json.js";
 import type { Logger } from "../../log/app-log.js";
@@ -63,10 +62,7 @@ export function createExternalForwarder(opts: {
       failRequest(res, ctx, err);
     };
 
-    const raw =
-      x.body.kind === "whole"
-        ? Buffer.concat(x.body.chunks, x.body.bytes)
-        : await readBounded(x.req, requestBounds(opts.limits().maxBodyBytes));
+    const raw = await wholeBody(x.req, x.body, opts.limits().maxBodyBytes);
     if (raw instanceof ProxyError) return fail(raw);
     ctx.bytesIn = raw.length;
     let json: unknown;
