@@ -4,7 +4,8 @@
  * slow streams. Runs as its own process: `node .build/bench/client.js '<job JSON>'`; prints one
  * line `BENCH_RESULT {...}` on stdout.
  */
-import { Agent, type IncomingMessage, request } from "node:http";
+import { Agent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { RESULT_PREFIX } from "./common.js";
 import { peakRss, resetPeak, rss } from "./proc.js";
 
@@ -12,6 +13,8 @@ interface Common {
   url: string;
   path: string;
   headers: Record<string, string>;
+  /** For an https:// url: the PEM certificate to trust. */
+  ca?: string;
 }
 
 /** Sequential requests on `connections` keep-alive sockets; each records its time to first body byte. */
@@ -96,11 +99,18 @@ const now = () => Number(process.hrtime.bigint() / 1000n);
 /** A request that has seen no byte for this long has failed (a hung target must not hang the bench). */
 const IDLE_TIMEOUT_MS = 30_000;
 
+/** A keep-alive agent for the job's url: HTTPS (trusting the job's CA) when it is https://. */
+function agentFor(job: Common, connections: number): Agent {
+  const options = { keepAlive: true, maxSockets: connections };
+  return job.url.startsWith("https:") ? new HttpsAgent({ ...options, ca: job.ca }) : new Agent(options);
+}
+
 /** One request; resolves with [µs to first body byte, µs to end] or rejects with the reason. */
 function once(agent: Agent, job: Common, body: Buffer | string): Promise<[number, number]> {
   return new Promise((resolve, reject) => {
     const t0 = now();
     let first = 0;
+    const request = job.url.startsWith("https:") ? httpsRequest : httpRequest;
     const req = request(
       job.url + job.path,
       {
@@ -132,7 +142,7 @@ function once(agent: Agent, job: Common, body: Buffer | string): Promise<[number
 }
 
 async function ttfb(job: TtfbJob): Promise<TtfbResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: job.connections });
+  const agent = agentFor(job, job.connections);
   const result: TtfbResult = { requests: 0, errors: 0, firstError: null, ttfbUs: [] };
   const deadline = Date.now() + job.durationMs;
   const loop = async () => {
@@ -232,7 +242,7 @@ function streams(job: StreamsJob): Promise<StreamsResult> {
   let firstLines = 0;
   let settled = 0;
   let closed = false;
-  const requests = new Set<ReturnType<typeof request>>();
+  const requests = new Set<ReturnType<typeof httpRequest>>();
 
   // RSS is read every 50 ms; the reading taken with the most streams open is the one reported.
   const sampler = setInterval(() => {
@@ -283,7 +293,7 @@ function streams(job: StreamsJob): Promise<StreamsResult> {
         requests.delete(req);
         settle();
       };
-      const req = request(job.url + job.path, { method: "POST", agent, headers }, (res) => {
+      const req = httpRequest(job.url + job.path, { method: "POST", agent, headers }, (res) => {
         if (res.statusCode !== 200) {
           res.resume();
           end(`status ${res.statusCode}`);

@@ -27,7 +27,14 @@ export interface CheckResult {
   note?: string;
 }
 
-const COLUMNS: readonly TargetName[] = ["direct", "reference", "nginx", "ollama-proxy", "ollama-proxy-nolog"];
+const COLUMNS: readonly TargetName[] = [
+  "direct",
+  "reference",
+  "nginx",
+  "ollama-proxy",
+  "ollama-proxy-nolog",
+  "ollama-proxy-tls",
+];
 
 function rounds(results: Results, scenario: string, t: TargetName): Sample[] {
   return results[scenario]?.[t] ?? [];
@@ -223,6 +230,36 @@ export function checks(
     last.status = "n/a";
     last.note = "this build has no request-log writer: both ran the same code";
   }
+  // Issue 15: what serving HTTPS costs, against the same proxy over plain HTTP on the same load
+  // (keep-alive connections: the handshake is paid once per connection). Shown, not judged.
+  const TLS: TargetName = "ollama-proxy-tls";
+  const shown = (c: { id: string; label: string; unit: string }, values: number[]) => {
+    const m = values.length === 0 ? null : spread(values);
+    out.push({
+      ...c,
+      goal: "(shown)",
+      value: m?.median ?? null,
+      measured: m,
+      status: m === null ? "n/a" : "info",
+      ...(m === null
+        ? { note: "not measured" }
+        : errorsOf(results, "small-16", TLS) + errorsOf(results, "ttfb", TLS) > 0
+          ? { note: "the HTTPS target had failed requests" }
+          : {}),
+    });
+  };
+  shown(
+    { id: "tls/rps", label: "HTTPS vs plain HTTP (small, 16 conns): req/s", unit: "×" },
+    perRound(results, "small-16", TLS, OP, rpsRatio),
+  );
+  shown(
+    { id: "tls/cpu", label: "  same, from CPU time per request (HTTP ÷ HTTPS)", unit: "×" },
+    perRound(results, "small-16", OP, TLS, (h, s) => h.values["cpuUsPerReq"]! / s.values["cpuUsPerReq"]!),
+  );
+  shown(
+    { id: "tls/ttfb", label: "TTFB p50 added by HTTPS: HTTPS − plain HTTP", unit: "ms" },
+    perRound(results, "ttfb", TLS, OP, (s, h) => s.values["p50Ms"]! - h.values["p50Ms"]!),
+  );
   return out;
 }
 

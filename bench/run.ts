@@ -14,7 +14,8 @@
  *   --only LIST           comma-separated phases (throughput, body, streams, big-streams, scheduling) or
  *                         scenarios (small-16, small-64, stream-50, ttfb, body-10mb, streams, streams-big)
  *   --no-nginx            leave nginx out even when it is installed
- *   --targets LIST        only these targets (direct, reference, nginx, ollama-proxy, ollama-proxy-nolog)
+ *   --targets LIST        only these targets (direct, reference, nginx, ollama-proxy, ollama-proxy-nolog,
+ *                         ollama-proxy-tls: HTTPS with a self-signed pair made by openssl; skipped without it)
  *   --profile             instead: CPU-profile ollama-proxy and the reference under the small 16-connection load
  *   --profile-seconds S   length of the profiled load (default 10)
  *   --keep                keep the temp folder (configs, logs, databases)
@@ -41,6 +42,7 @@ import {
   childFileLimit,
   direct,
   findNginx,
+  hasOpenssl,
   LABELS,
   probe,
   ROOT,
@@ -123,6 +125,8 @@ async function startTarget(
       return startOllamaProxy(upstream, dir, { requestLog: true });
     case "ollama-proxy-nolog":
       return startOllamaProxy(upstream, dir, { requestLog: false });
+    case "ollama-proxy-tls":
+      return startOllamaProxy(upstream, dir, { requestLog: true, tls: true });
     case "direct":
       throw new Error("direct is the fake itself");
   }
@@ -155,11 +159,13 @@ async function runPhase(
   files: number,
   results: Results,
   only: readonly string[] | null,
+  openssl: boolean,
 ): Promise<void> {
   const mine = list.filter((x) => x.phase === phase);
   if (mine.length === 0) return;
   const wanted = new Set(mine.flatMap((x) => x.targets).filter((t) => only === null || only.includes(t)));
   if (nginx === null) wanted.delete("nginx");
+  if (!openssl) wanted.delete("ollama-proxy-tls");
   const phaseDir = join(dir, phase);
   mkdirSync(phaseDir, { recursive: true });
   const fake = await startFake();
@@ -314,6 +320,8 @@ async function main(): Promise<number> {
       );
       nginx = null;
     }
+    const openssl = hasOpenssl();
+    if (!openssl) notes.push("openssl is not installed: the HTTPS row is skipped (apt-get install openssl)");
     const requestLogWriter = existsSync(join(ROOT, "dist/request-log-worker.js"));
     if (!requestLogWriter) {
       notes.push(
@@ -355,7 +363,7 @@ async function main(): Promise<number> {
     for (const name of targets ?? []) {
       if (!(name in LABELS)) throw new Error(`--targets: unknown target "${name}"`);
     }
-    for (const phase of PHASES) await runPhase(phase, list, s, dir, nginx, files, results, targets);
+    for (const phase of PHASES) await runPhase(phase, list, s, dir, nginx, files, results, targets, openssl);
     // Issue 12's cases: the scheduler off and on side by side (bench/scheduling.ts).
     const scheduling =
       only === undefined || only.includes("scheduling")

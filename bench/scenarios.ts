@@ -189,7 +189,7 @@ const ttfb: Scenario = {
   id: "ttfb",
   title: "time to first byte, 20 chunks 20 ms apart, 8 connections",
   phase: "throughput",
-  targets: ALL,
+  targets: [...ALL, "ollama-proxy-tls"],
   metrics: [
     { key: "p50Ms", label: "TTFB p50 ms", digits: 3 },
     { key: "p99Ms", label: "TTFB p99 ms", digits: 3 },
@@ -198,6 +198,7 @@ const ttfb: Scenario = {
     const job: TtfbJob = {
       mode: "ttfb",
       url: t.url,
+      ...(t.ca ? { ca: t.ca } : {}),
       path: "/api/generate",
       headers: { ...t.headers, "x-bench-chunks": "20", "x-bench-interval-ms": "20" },
       body: STREAM_BODY,
@@ -322,7 +323,7 @@ export function slowStreams(n: number, phase: "streams" | "big-streams"): Scenar
 
 export function scenarios(s: Settings): Scenario[] {
   const list = [
-    small(16, [...ALL, "ollama-proxy-nolog"]),
+    small(16, [...ALL, "ollama-proxy-nolog", "ollama-proxy-tls"]),
     small(64, ALL),
     streamed,
     ttfb,

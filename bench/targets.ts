@@ -3,12 +3,13 @@
  * log on or off), the reference proxy, nginx, and "direct" (the fake itself). Each runs in its
  * own process; whoever starts one stops it.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { accessSync, chmodSync, constants, mkdirSync, writeFileSync } from "node:fs";
+import { accessSync, chmodSync, constants, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Agent as UndiciAgent } from "undici";
 import { stringify } from "yaml";
 import { BENCH_MODEL } from "./common.js";
 import { childrenOf } from "./proc.js";
@@ -18,7 +19,13 @@ export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** Where the compiled bench scripts are. */
 export const BUILT = fileURLToPath(new URL(".", import.meta.url));
 
-export type TargetName = "direct" | "reference" | "nginx" | "ollama-proxy" | "ollama-proxy-nolog";
+export type TargetName =
+  | "direct"
+  | "reference"
+  | "nginx"
+  | "ollama-proxy"
+  | "ollama-proxy-nolog"
+  | "ollama-proxy-tls";
 
 export const LABELS: Record<TargetName, string> = {
   direct: "direct",
@@ -26,6 +33,7 @@ export const LABELS: Record<TargetName, string> = {
   nginx: "nginx",
   "ollama-proxy": "ollama-proxy",
   "ollama-proxy-nolog": "ollama-proxy (log off)",
+  "ollama-proxy-tls": "ollama-proxy (HTTPS)",
 };
 
 export interface Target {
@@ -33,6 +41,8 @@ export interface Target {
   readonly url: string;
   /** Headers every request to it carries (the bearer token; harmless for the others). */
   readonly headers: Record<string, string>;
+  /** For an https:// target: the PEM certificate a client must trust (self-signed, made for the run). */
+  readonly ca?: string;
   /** The processes whose memory is the target's (nginx: master and workers). */
   pids(): number[];
   /** The pid to profile or signal. */
@@ -40,7 +50,7 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-/** A child process that announced `listening on http://...` on stderr. */
+/** A child process that announced `listening on http(s)://...` on stderr. */
 export interface Listening {
   child: ChildProcess;
   url: string;
@@ -99,7 +109,7 @@ export async function startListening(
     }, 20_000);
     child.stderr!.on("data", (c: Buffer) => {
       if (err.length < 65_536) err += c.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(err);
+      const m = /listening on (https?:\/\/\S+)/.exec(err);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);
@@ -146,18 +156,45 @@ export async function startReference(upstream: string, nodeArgs: string[] = []):
   };
 }
 
+/** Whether `openssl` is there to make the HTTPS target's certificate. */
+export function hasOpenssl(): boolean {
+  return spawnSync("openssl", ["version"]).error === undefined;
+}
+
+/** A self-signed certificate for 127.0.0.1 and its key, made with openssl in `home`. */
+function selfSignedPair(home: string): { cert: string; key: string } {
+  const cert = join(home, "tls.crt");
+  const key = join(home, "tls.key");
+  execFileSync(
+    "openssl",
+    [
+      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
+      ...["-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+      ...["-keyout", key, "-out", cert],
+    ],
+    { stdio: "ignore" },
+  );
+  return { cert, key };
+}
+
 /**
  * ollama-proxy as it is shipped: the built CLI, a config pointing at the fake, a user made by
- * the CLI, the request log on (or off) and the app log at info in a temp folder.
+ * the CLI, the request log on (or off) and the app log at info in a temp folder; with `tls`,
+ * serving HTTPS with a self-signed pair made for the run (the same P-256 key as the tests').
  */
 export async function startOllamaProxy(
   upstream: string,
   dir: string,
-  opts: { requestLog: boolean; nodeArgs?: string[] },
+  opts: { requestLog: boolean; tls?: boolean; nodeArgs?: string[] },
 ): Promise<Target> {
-  const name: TargetName = opts.requestLog ? "ollama-proxy" : "ollama-proxy-nolog";
+  const name: TargetName = opts.tls
+    ? "ollama-proxy-tls"
+    : opts.requestLog
+      ? "ollama-proxy"
+      : "ollama-proxy-nolog";
   const home = join(dir, name);
   mkdirSync(join(home, "log"), { recursive: true });
+  const tls = opts.tls ? selfSignedPair(home) : null;
   const file = join(home, "config.yml");
   const { hostname, port } = new URL(upstream);
   writeFileSync(
@@ -180,6 +217,7 @@ export async function startOllamaProxy(
         health: { interval_seconds: 5 },
         logging: { level: "info", dir: join(home, "log"), request_log: opts.requestLog },
         database: join(home, "bench.sqlite3"),
+        ...(tls ? { tls } : {}),
       },
     }),
   );
@@ -205,6 +243,7 @@ export async function startOllamaProxy(
     name,
     url: p.url,
     headers: { authorization: `Bearer ${token}` },
+    ...(tls ? { ca: readFileSync(tls.cert, "utf8") } : {}),
     pid: p.child.pid!,
     pids: () => [p.child.pid!],
     stop: p.stop,
@@ -352,12 +391,15 @@ async function waitForPort(port: number, child: ChildProcess, deadlineMs: number
 
 /** Checks that a target answers the bench's requests as Ollama would (a 401 or 404 is fast, and no benchmark). */
 export async function probe(t: Target): Promise<void> {
+  // Node 20's fetch takes no CA of its own: an undici dispatcher trusts the HTTPS target's certificate.
+  const dispatcher = t.ca === undefined ? undefined : new UndiciAgent({ connect: { ca: t.ca } });
   const post = async (body: unknown, extra: Record<string, string> = {}) => {
     const res = await fetch(`${t.url}/api/generate`, {
       method: "POST",
       headers: { ...t.headers, ...extra, "content-type": "application/json" },
       body: JSON.stringify(body),
-    });
+      ...(dispatcher ? { dispatcher } : {}),
+    } as RequestInit);
     const text = await res.text();
     if (res.status !== 200) throw new Error(`${LABELS[t.name]}: POST /api/generate → ${res.status} ${text}`);
     return text;
@@ -370,4 +412,5 @@ export async function probe(t: Target): Promise<void> {
     .trim()
     .split("\n");
   if (lines.length !== 6) throw new Error(`${LABELS[t.name]}: expected 6 NDJSON lines, got ${lines.length}`);
+  await dispatcher?.close();
 }

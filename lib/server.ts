@@ -1,12 +1,11 @@
-import { once } from "node:events";
-import { createServer, type Server, type ServerResponse } from "node:http";
-import { type AddressInfo, BlockList, type Socket } from "node:net";
-import { describeRestartKey, type ReloadReport, reloadReport } from "./config/reload.js";
+import type { ServerResponse } from "node:http";
+import { BlockList, type Socket } from "node:net";
+import { type AppliedReload, describeRestartKey, type ReloadReport, reloadReport } from "./config/reload.js";
 import type { Config } from "./config/types.js";
-import { ProxyError } from "./errors.js";
 import { createExternalForwarder } from "./forward/external/forward.js";
 import { createOllamaForwarder } from "./forward/ollama.js";
-import { rawErrorResponse } from "./http/respond.js";
+import { createListener, type TlsReload } from "./http/listener.js";
+import { certificateWarnings, hostsOf } from "./http/tls.js";
 import type { Logger } from "./log/app-log.js";
 import type { ConfigStatus } from "./observe/health.js";
 import { NO_TELEMETRY, type Telemetry } from "./observe/telemetry.js";
@@ -37,11 +36,12 @@ export interface RunningServer {
   readonly fleet: Fleet;
   readonly auth: Auth;
   /**
-   * Applies a new config (SIGHUP): every key that can change live; the listener, the database
-   * and the log writers stay as started. Says which keys it applied and which wait for a restart.
+   * Applies a new config (SIGHUP): every key that can change live, and the TLS files re-read;
+   * the listener, the database and the log writers stay as started. Says which keys it
+   * applied, which wait for a restart, and which failed (a certificate that does not load).
    * `logging.level` is applied by whoever owns the app log (serve: `AppLog.setLevel`).
    */
-  reload(config: Config): ReloadReport;
+  reload(config: Config): AppliedReload;
   /** A reload could not read the file: the running config stays; /health and /metrics say so. */
   reloadFailed(error: string): void;
   /** The config in use and what the last reload did. */
@@ -78,7 +78,11 @@ function tooManyQueued(socket: Socket, res: ServerResponse): boolean {
   return false;
 }
 
-/** Starts the proxy: node:http with the request pipeline (lib/pipeline.ts); this file keeps listen, reload and drain. */
+/**
+ * Starts the proxy: node:http (or node:https with `tls`, lib/http/listener.ts) with the request
+ * pipeline (lib/pipeline.ts); this file keeps listen, reload and drain. Throws TlsFilesError
+ * when the TLS files do not load.
+ */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let config = opts.config;
   // What the listener, the database and the log writers were opened with: the keys a reload cannot change.
@@ -86,6 +90,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { store, log } = opts;
   const telemetry = opts.telemetry ?? NO_TELEMETRY;
   const startedAt = Date.now();
+  // First: TLS files that do not load stop the start before anything else is opened.
+  const listener = createListener(config, (req, res) => {
+    if (res.socket === null && tooManyQueued(req.socket, res)) return;
+    active++;
+    pipeline(req, res);
+  });
+  const { server } = listener;
   const auth = createAuth(store, {
     failuresPerMinute: config.limits.authFailuresPerMinute,
     blockSeconds: config.limits.authBlockSeconds,
@@ -145,47 +156,32 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (--active === 0) drained?.();
     },
   });
-  const server: Server = createServer(
-    {
-      headersTimeout: config.limits.headersTimeoutMs,
-      requestTimeout: config.limits.requestTimeoutMs,
-      maxHeaderSize: config.limits.maxHeaderBytes,
-      keepAliveTimeout: 5_000,
-      // How often Node enforces headersTimeout/requestTimeout (its default, 30 s, lets a slowloris linger).
-      connectionsCheckingInterval: 1_000,
-      noDelay: true,
-    },
-    (req, res) => {
-      if (res.socket === null && tooManyQueued(req.socket, res)) return;
-      active++;
-      pipeline(req, res);
-    },
-  );
-  // Node's parser refuses oversized headers (431), slow ones (408) and bad syntax (400) before
-  // there is a request; the client still gets a readable answer, and nothing crashes.
-  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (!socket.writable) return socket.destroy();
-    socket.end(rawErrorResponse(parserRefusal(err)));
-  });
-
   await fleet.ready();
-  server.listen(opts.port ?? config.proxyPort, config.bind);
-  await once(server, "listening");
-  const port = (server.address() as AddressInfo).port;
-  const host = config.bind === "0.0.0.0" || config.bind === "::" ? "127.0.0.1" : config.bind;
+  const { port, url } = await listener.listen(opts.port ?? config.proxyPort, config.bind);
   log.info(
-    { port, bind: config.bind, servers: fleet.servers().map((s) => s.key), env: config.env },
+    {
+      port,
+      bind: config.bind,
+      tls: listener.scheme === "https",
+      servers: fleet.servers().map((s) => s.key),
+      env: config.env,
+    },
     "listening",
   );
 
   return {
     port,
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url,
     fleet,
     auth,
     active: () => active,
     reload(next) {
-      const report = reloadReport(boot, config, next);
+      const report = reloadCertificate(
+        reloadReport(boot, config, next),
+        listener.reloadTls(next.tls),
+        next,
+        log,
+      );
       config = next;
       trusted = blockList(next.trustedProxies);
       fleet.reconfigure(next);
@@ -204,7 +200,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       status = {
         ...status,
         loadedAt: now,
-        lastReload: { kind: "applied", at: now, applied: report.applied },
+        lastReload: { kind: "applied", at: now, applied: report.applied, failed: report.failed },
         needsRestart: report.needsRestart,
       };
       log.info(
@@ -266,12 +262,25 @@ function anyParallel(config: Config): boolean {
   return config.servers.some((s) => s.enabled && s.parallel !== null);
 }
 
-/** What Node's parser refused, as the error the client reads. */
-function parserRefusal(err: NodeJS.ErrnoException): ProxyError {
-  if (err.code === "HPE_HEADER_OVERFLOW")
-    return new ProxyError("headers_too_large", "request headers too large");
-  if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") return new ProxyError("request_timeout", "request timeout");
-  return new ProxyError("bad_request", "bad request");
+/**
+ * The reload report with the certificate's outcome: `tls` is applied when the pair served
+ * changed (a renewed file under the same path counts), and failed when the files do not load.
+ */
+function reloadCertificate(report: ReloadReport, tls: TlsReload, next: Config, log: Logger): AppliedReload {
+  const applied = report.applied.filter((k) => k !== "tls");
+  if (tls.kind === "applied") {
+    applied.push("tls");
+    const c = tls.pair.certificate;
+    log.info(
+      { subject: c.subject, validTo: c.validTo, fingerprint: c.fingerprint256 },
+      "TLS certificate reloaded",
+    );
+    for (const w of certificateWarnings(tls.pair, next.tls?.cert ?? "", hostsOf(next.bind))) log.warn(w);
+  }
+  if (tls.kind !== "failed") return { ...report, applied, failed: [] };
+  const error = tls.problems.join("; ");
+  log.error({ problems: tls.problems }, "could not load the TLS certificate and key; the running pair stays");
+  return { ...report, applied, failed: [{ key: "tls", error }] };
 }
 
 function blockList(entries: readonly string[]): BlockList | null {

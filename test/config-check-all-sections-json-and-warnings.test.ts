@@ -69,14 +69,14 @@ production:
           "staging.servers: no enabled server (nor external host): the proxy would have nowhere to send requests",
         ],
         warnings: [],
-        summary: { enabled_servers: 0, external_hosts: 0, listen: "127.0.0.1:11400" },
+        summary: { enabled_servers: 0, external_hosts: 0, listen: "127.0.0.1:11400", scheme: "http" },
       },
       {
         env: "production",
         ok: true,
         errors: [],
         warnings: [],
-        summary: { enabled_servers: 1, external_hosts: 0, listen: "0.0.0.0:11400" },
+        summary: { enabled_servers: 1, external_hosts: 0, listen: "0.0.0.0:11400", scheme: "http" },
       },
     ],
   });

@@ -13,7 +13,9 @@ import { tempDir } from "./helpers.js";
 
 // A proxy behind a certificate from a private CA: login --ca trusts that CA, remembers it,
 // and whoami and connect use it. The server here is a node:https stand-in answering
-// /proxy/me (the proxy itself serves no TLS yet), with a self-signed pair made for the test.
+// /proxy/me, with a self-signed pair made for the test: it records what connect sends it
+// (encrypted, with the stored token). login-whoami-connect-models-against-the-tls-proxy
+// does the same against the real proxy serving HTTPS.
 
 const TOKEN = "olp_tls-test-token";
 

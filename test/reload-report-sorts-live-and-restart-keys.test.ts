@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { reloadReport } from "../lib/config/reload.js";
+import { describeRestartKey, reloadReport } from "../lib/config/reload.js";
 import type { Config } from "../lib/config/types.js";
 import { tempDir, writeConfig } from "./helpers.js";
 
@@ -74,13 +74,26 @@ test("metrics can be turned off live but not on; a key this table does not know 
   assert.deepEqual(reloadReport(on, on, off), { applied: ["metrics.enabled"], needsRestart: [] });
   assert.deepEqual(reloadReport(off, off, on), { applied: [], needsRestart: ["metrics.enabled"] });
 
-  // A key added by another part of the product (here: TLS) is never reported as applied by mistake.
-  const withTls = { ...on, tls: { cert: "/etc/a.pem", key: "/etc/a.key" } } as Config;
-  const otherTls = { ...on, tls: { cert: "/etc/b.pem", key: "/etc/b.key" } } as Config;
-  assert.deepEqual(reloadReport(withTls, withTls, otherTls), { applied: [], needsRestart: ["tls"] });
+  // A key added by another part of the product is never reported as applied by mistake.
+  const withNew = { ...on, clientCertificates: { required: true } } as Config;
+  const otherNew = { ...on, clientCertificates: { required: false } } as Config;
+  assert.deepEqual(reloadReport(withNew, withNew, otherNew), {
+    applied: [],
+    needsRestart: ["client_certificates"],
+  });
   const limits = { ...on.limits, maxQueuedThings: 5 };
   assert.deepEqual(reloadReport(on, on, { ...on, limits } as Config), {
     applied: [],
     needsRestart: ["limits.max_queued_things"],
   });
+});
+
+test("another TLS pair applies live; turning TLS on or off waits for a restart", (t) => {
+  const a = load(t, { tls: { cert: "/etc/a.pem", key: "/etc/a.key" } });
+  const b = load(t, { tls: { cert: "/etc/b.pem", key: "/etc/b.key" } });
+  const off = load(t, {});
+  assert.deepEqual(reloadReport(a, a, b), { applied: ["tls"], needsRestart: [] });
+  assert.deepEqual(reloadReport(a, a, off), { applied: [], needsRestart: ["tls"] });
+  assert.deepEqual(reloadReport(off, off, a), { applied: [], needsRestart: ["tls"] });
+  assert.equal(describeRestartKey("tls", off, a), "tls (off at start, on in the file)");
 });

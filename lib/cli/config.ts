@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, resolveConfigLocation } from "../config/load.j
 import type { Config } from "../config/types.js";
 import { type ConfigArgs, configOptions, jsonOption } from "./common.js";
 import { EXIT, type Io, NO_SUBCOMMAND } from "./io.js";
+import { checkTlsFiles } from "./tls-check.js";
 
 /** The verdict on one section of the file. */
 export interface SectionCheck {
@@ -15,7 +16,12 @@ export interface SectionCheck {
   /** Things that work but look wrong. */
   warnings: string[];
   /** For a usable section: what it would run. */
-  summary: { enabled_servers: number; external_hosts: number; listen: string } | null;
+  summary: {
+    enabled_servers: number;
+    external_hosts: number;
+    listen: string;
+    scheme: "http" | "https";
+  } | null;
 }
 
 interface CheckArgs extends ConfigArgs {
@@ -64,7 +70,7 @@ function printCheck(io: Io, file: string, c: SectionCheck): void {
   for (const w of c.warnings) io.err(`warning: ${w}`);
   if (c.ok && c.summary !== null) {
     io.out(
-      `${file} [${c.env}]: OK — ${c.summary.enabled_servers} enabled server(s), ${c.summary.external_hosts} external host(s), listening on ${c.summary.listen}`,
+      `${file} [${c.env}]: OK — ${c.summary.enabled_servers} enabled server(s), ${c.summary.external_hosts} external host(s), listening on ${c.summary.listen}${c.summary.scheme === "https" ? " over HTTPS" : ""}`,
     );
   } else {
     io.err(`ollama-proxy: invalid configuration ${file}:\n  ${c.errors.join("\n  ")}`);
@@ -92,6 +98,9 @@ export async function checkSection(file: string, env: string, poll: boolean): Pr
     errors.push(
       `${env}.servers: no enabled server (nor external host): the proxy would have nowhere to send requests`,
     );
+  const tls = checkTlsFiles(config);
+  errors.push(...tls.errors);
+  warnings.push(...tls.warnings);
   if (poll && enabled > 0) warnings.push(...(await fleetWarnings(config)));
   return {
     env,
@@ -102,6 +111,7 @@ export async function checkSection(file: string, env: string, poll: boolean): Pr
       enabled_servers: enabled,
       external_hosts: config.externalHosts.length,
       listen: `${config.bind}:${config.proxyPort}`,
+      scheme: config.tls === null ? "http" : "https",
     },
   };
 }

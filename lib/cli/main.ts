@@ -84,7 +84,12 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
               "proxy address (default: the one the running server recorded in its state folder, else the config's)",
           })
           .options(jsonOption)
-          .option("timeout", { type: "number", default: 5000, describe: "ms to wait for an answer" }),
+          .option("timeout", { type: "number", default: 5000, describe: "ms to wait for an answer" })
+          .option("ca", {
+            type: "string",
+            describe:
+              "PEM file of the CA that signed the proxy's certificate (or the certificate itself) for an https:// address",
+          }),
       (a) => run(health(a, io)),
     )
     .command(

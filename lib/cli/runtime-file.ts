@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
  * the server really bound — not the one a config edited since, or half-written, describes.
  */
 export interface RuntimeInfo {
-  /** With its scheme: the server may serve HTTPS one day. */
+  /** With its scheme: `https://` when the config has `tls`. */
   readonly url: string;
   readonly pid: number;
   readonly env: string;

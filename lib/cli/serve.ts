@@ -1,13 +1,15 @@
 import { ConfigError, loadConfig } from "../config/load.js";
-import { describeRestartKey, type ReloadReport } from "../config/reload.js";
+import { type AppliedReload, describeRestartKey } from "../config/reload.js";
 import type { Config } from "../config/types.js";
+import { TlsFilesError } from "../http/listener.js";
+import { certificateWarnings, hostsOf, readTlsPair } from "../http/tls.js";
 import { type AppLog, AppLogError, type AppLogOptions, createAppLog } from "../log/app-log.js";
 import { createTelemetry } from "../observe/telemetry.js";
 import { type RunningServer, startServer } from "../server.js";
 import type { Store } from "../store/open.js";
 import { VERSION } from "../version.js";
 import { actAsDataOwner, loadOrFail, openOrFail } from "./common.js";
-import { CliError, type Io } from "./io.js";
+import { CliError, EXIT, type Io } from "./io.js";
 import { removeRuntimeFile, runtimeFilePath, writeRuntimeFile } from "./runtime-file.js";
 
 /**
@@ -17,8 +19,10 @@ import { removeRuntimeFile, runtimeFilePath, writeRuntimeFile } from "./runtime-
  * file in the state folder for `health`, and is removed on exit.
  */
 export async function serve(args: { config?: string; env?: string; port?: number }, io: Io): Promise<number> {
-  const { config, warnings } = loadOrFail(args);
+  const { config, warnings: configWarnings } = loadOrFail(args);
   actAsDataOwner(config.database);
+  // As the service's user (above): a key only root can read stops the start here, with nothing opened.
+  const warnings = [...configWarnings, ...tlsWarnings(config)];
   // Held until the server listens: a start that fails leaves no line in a log that the
   // instance already running writes to.
   const appLog = openAppLog(config, { held: true, terminal: io.terminal ?? null });
@@ -51,6 +55,11 @@ export async function serve(args: { config?: string; env?: string; port?: number
     store.close();
     return failed(startFailure(err, config.bind, port));
   }
+  // Caught from here on: a stop sent as soon as the start line appears must drain, not kill.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
   appLog.release();
   telemetry.attach(server.fleet, server);
   const runtime = runtimeFilePath(config.database, config.env);
@@ -103,10 +112,7 @@ export async function serve(args: { config?: string; env?: string; port?: number
   };
   process.on("SIGHUP", onHup);
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
+  const signal = await stopSignal;
   process.off("SIGHUP", onHup);
   log.info({ signal, active: server.active() }, "shutting down");
   say(`ollama-proxy: ${signal}: shutting down (${server.active()} request(s) running)`);
@@ -122,15 +128,32 @@ export async function serve(args: { config?: string; env?: string; port?: number
   return 0;
 }
 
-/** The foreground's line about a reload: what it applied, and what waits for a restart. */
-function describeReload(report: ReloadReport, boot: Config, next: Config): string {
+/** The foreground's line about a reload: what it applied, what failed, and what waits for a restart. */
+function describeReload(report: AppliedReload, boot: Config, next: Config): string {
   const applied = report.applied.length === 0 ? "nothing changed" : `applied ${report.applied.join(", ")}`;
   const lines = [`config reloaded from ${next.file}: ${applied}`];
+  for (const f of report.failed) {
+    const stays = f.key === "tls" ? "the running certificate stays" : "its running value stays";
+    lines.push(`  could not apply ${f.key}; ${stays}: ${f.error}`);
+  }
   if (report.needsRestart.length > 0) {
     const keys = report.needsRestart.map((k) => describeRestartKey(k, boot, next));
     lines.push(`  needs a restart to apply: ${keys.join(", ")}`);
   }
   return lines.join("\n");
+}
+
+/**
+ * Reads the TLS files as the server will: a problem stops the start in one line (exit 78);
+ * a certificate that expires soon or names another host is a warning.
+ */
+function tlsWarnings(config: Config): string[] {
+  if (config.tls === null) return [];
+  const read = readTlsPair(config.tls);
+  if (read.kind === "failed") throw new CliError(new TlsFilesError(read.problems).message, EXIT.config);
+  return certificateWarnings(read.pair, config.tls.cert, hostsOf(config.bind)).map(
+    (w) => `${config.env}.${w}`,
+  );
 }
 
 /** The app log, or a CLI error naming the folder that cannot be used. */
@@ -161,6 +184,8 @@ export function startFailure(err: unknown, bind: string, port: number): unknown 
     case "EAI_AGAIN":
       return new CliError(`cannot listen on ${bind}: the name does not resolve (see bind in the config)`);
     default:
+      // The files changed between the check above and the listener reading them.
+      if (err instanceof TlsFilesError) return new CliError(err.message, EXIT.config);
       return err;
   }
 }

@@ -60,6 +60,7 @@ export interface RawSection {
   allow_cloud?: boolean;
   scheduler?: Partial<Record<keyof typeof DEFAULTS.scheduler, number>>;
   policies?: Record<string, RawPolicy | null> | null;
+  tls?: { cert: string; key: string; ca?: string } | null;
 }
 interface RawPolicy {
   models?: string[];
@@ -197,6 +198,15 @@ export function build(raw: RawSection, env: string, file: string, cwd: string, w
       modelAffinityMs: scheduler.model_affinity_ms,
       fairShareWindowSeconds: scheduler.fair_share_window_seconds,
     },
+    // Relative paths resolve like `database`: against the working folder.
+    tls:
+      raw.tls == null
+        ? DEFAULTS.tls
+        : {
+            cert: resolve(cwd, raw.tls.cert),
+            key: resolve(cwd, raw.tls.key),
+            ca: raw.tls.ca === undefined ? null : resolve(cwd, raw.tls.ca),
+          },
   };
 }
 

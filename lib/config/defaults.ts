@@ -70,6 +70,8 @@ export const DEFAULTS = {
     // "Recent use" for fair share: older GPU time fades with this time constant.
     fair_share_window_seconds: 300,
   },
+  // Plain HTTP unless `tls` names a certificate and key.
+  tls: null,
 } as const;
 
 /** The defaults that differ by environment: production listens on all interfaces and logs to /var/log. */

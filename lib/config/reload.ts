@@ -8,14 +8,27 @@ export interface ReloadReport {
   readonly needsRestart: readonly string[];
 }
 
-/** Whether a reload applies a key: it may depend on what the process started with. */
-type Applies = "live" | "restart" | ((boot: Config) => "live" | "restart");
+/** A key the running process could not apply (a certificate file that does not load): its running value stays. */
+export interface ReloadFailure {
+  readonly key: string;
+  readonly error: string;
+}
+
+/** What a reload did in the running process: the report, and the keys that failed to apply. */
+export interface AppliedReload extends ReloadReport {
+  readonly failed: readonly ReloadFailure[];
+}
+
+/** Whether a reload applies a key: it may depend on what the process started with, and on the file. */
+type Applies = "live" | "restart" | ((boot: Config, next: Config) => "live" | "restart");
 
 /** One key of the file as written, how to read it from a Config, and whether a reload applies it. */
 interface Key {
   readonly name: string;
   readonly read: (c: Config) => unknown;
   readonly applies: Applies;
+  /** How a restart message shows its value, when `read` gives no plain one. */
+  readonly show?: (c: Config) => string;
 }
 
 const MB = 1024 * 1024;
@@ -73,6 +86,14 @@ const KEYS: readonly Key[] = [
   { name: "model_config.memory_overrides", read: (c) => c.models.memoryOverrides, applies: "live" },
   { name: "model_config.memory_patterns", read: (c) => c.models.memoryPatterns, applies: "live" },
   { name: "model_config.default_memory_gb", read: (c) => c.models.defaultMemoryGb, applies: "live" },
+  // The listener is node:http or node:https from the start: another pair applies (the files are
+  // re-read on every reload), turning TLS on or off waits for a restart.
+  {
+    name: "tls",
+    read: (c) => c.tls,
+    applies: (boot, next) => (boot.tls !== null && next.tls !== null ? "live" : "restart"),
+    show: (c) => (c.tls === null ? "off" : "on"),
+  },
 ];
 
 /** Sections of named entries, reported one entry at a time (`servers.gpu2`), all applied live. */
@@ -90,6 +111,7 @@ const COVERED: ReadonlySet<string> = new Set([
   "trustedProxies",
   "allowCloud",
   "models",
+  "tls",
   ...NAMED,
   ...NESTED,
 ]);
@@ -104,7 +126,7 @@ export function reloadReport(boot: Config, current: Config, next: Config): Reloa
   const applied: string[] = [];
   const needsRestart: string[] = [];
   const note = (name: string, applies: Applies, read: (c: Config) => unknown) => {
-    const mode = typeof applies === "function" ? applies(boot) : applies;
+    const mode = typeof applies === "function" ? applies(boot, next) : applies;
     if (mode === "live") {
       if (!same(read(current), read(next))) applied.push(name);
     } else if (!same(read(boot), read(next))) needsRestart.push(name);
@@ -188,8 +210,8 @@ export function describeRestartKey(key: string, boot: Config, next: Config): str
   const k = KEYS.find((x) => x.name === key);
   const plain = (v: unknown) => typeof v === "number" || typeof v === "string" || v === null;
   if (k === undefined) return key;
-  const was = k.read(boot);
-  const now = k.read(next);
+  const was = (k.show ?? k.read)(boot);
+  const now = (k.show ?? k.read)(next);
   if (!plain(was) || !plain(now)) return key;
   return `${key} (${String(was)} at start, ${String(now)} in the file)`;
 }

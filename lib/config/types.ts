@@ -129,6 +129,16 @@ export interface SchedulerConfig {
   readonly fairShareWindowSeconds: number;
 }
 
+/** HTTPS on `proxy_port` (`tls`): absolute paths of the PEM files, read at start and on every SIGHUP. */
+export interface TlsConfig {
+  /** The certificate, optionally followed by its intermediates. */
+  readonly cert: string;
+  /** Its private key, unencrypted. */
+  readonly key: string;
+  /** A CA for client certificates: checked like the others, not used yet. */
+  readonly ca: string | null;
+}
+
 /** A loaded, validated, frozen configuration section. */
 export interface Config {
   /** The environment section this came from (`development`, `production`, ...). */
@@ -154,4 +164,6 @@ export interface Config {
   /** Named policies; `default` applies to users without one. null (no `policies` key) = no limits. */
   readonly policies: ReadonlyMap<string, PolicyConfig> | null;
   readonly scheduler: SchedulerConfig;
+  /** null = plain HTTP. */
+  readonly tls: TlsConfig | null;
 }

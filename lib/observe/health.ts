@@ -1,4 +1,5 @@
 import type { ComponentHealth } from "../component.js";
+import type { ReloadFailure } from "../config/reload.js";
 import type { Fleet } from "../routing/fleet.js";
 import type { SchedulerSnapshot, ServerSchedule } from "../schedule/types.js";
 
@@ -16,9 +17,17 @@ export interface ConfigStatus {
   readonly needsRestart: readonly string[];
 }
 
-/** What the last reload did: applied the file (naming the keys that changed), or kept the running config. */
+/**
+ * What the last reload did: applied the file (naming the keys that changed, and any that
+ * could not be applied, like a certificate that does not load), or kept the running config.
+ */
 export type ReloadOutcome =
-  | { readonly kind: "applied"; readonly at: number; readonly applied: readonly string[] }
+  | {
+      readonly kind: "applied";
+      readonly at: number;
+      readonly applied: readonly string[];
+      readonly failed: readonly ReloadFailure[];
+    }
   | { readonly kind: "failed"; readonly at: number; readonly error: string };
 
 /** The `config` part of GET /health. */
@@ -26,7 +35,10 @@ export interface ConfigHealth {
   file: string;
   env: string;
   loaded_at: string;
-  last_reload: null | { at: string; ok: true; applied: string[] } | { at: string; ok: false; error: string };
+  last_reload:
+    | null
+    | { at: string; ok: true; applied: string[] }
+    | { at: string; ok: false; error: string; applied?: string[] };
   needs_restart: string[];
 }
 
@@ -150,9 +162,16 @@ function configHealth(c: ConfigStatus): ConfigHealth {
     last_reload:
       r === null
         ? null
-        : r.kind === "applied"
-          ? { at: iso(r.at), ok: true, applied: [...r.applied] }
-          : { at: iso(r.at), ok: false, error: r.error },
+        : r.kind === "failed"
+          ? { at: iso(r.at), ok: false, error: r.error }
+          : r.failed.length > 0
+            ? {
+                at: iso(r.at),
+                ok: false,
+                error: r.failed.map((f) => `${f.key}: ${f.error}`).join("; "),
+                applied: [...r.applied],
+              }
+            : { at: iso(r.at), ok: true, applied: [...r.applied] },
     needs_restart: [...c.needsRestart],
   };
 }

@@ -240,11 +240,13 @@ export function createMetrics(sources: MetricSources): Metrics {
   });
   new Gauge({
     name: "ollama_proxy_config_last_reload_successful",
-    help: "1 when the last config reload (SIGHUP) succeeded or none was tried, 0 when the file could not be used",
+    help: "1 when the last config reload (SIGHUP) succeeded or none was tried, 0 when the file (or the TLS certificate it names) could not be used",
     registers,
     collect() {
       const s = sources.server()?.configStatus();
-      if (s !== undefined) this.set(s.lastReload?.kind === "failed" ? 0 : 1);
+      // A reload that applied the file but not all of it (a certificate that does not load) failed too.
+      const r = s?.lastReload;
+      if (s !== undefined) this.set(r?.kind === "failed" || (r?.failed.length ?? 0) > 0 ? 0 : 1);
     },
   });
   new Gauge({
