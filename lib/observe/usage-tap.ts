@@ -1,5 +1,5 @@
 import type { RequestContext, ResponseObserver, Usage } from "../context.js";
-import { isObject } from "../json.js";
+import { isObject, type Json } from "../json.js";
 
 /**
  * A line carried over from one chunk to the next is kept up to this size once the response
@@ -225,12 +225,12 @@ export class UsageTap implements ResponseObserver {
   }
 }
 
-function messageUsage(message: unknown): Record<string, unknown> | null {
+function messageUsage(message: unknown): Json | null {
   return isObject(message) && isObject(message.usage) ? message.usage : null;
 }
 
 /** Anthropic's prompt size: its input tokens plus the ones it counts apart as cache writes and reads. */
-function inputTokens(usage: Record<string, unknown>): number | null {
+function inputTokens(usage: Json): number | null {
   const base = count(usage.input_tokens);
   if (base === null) return null;
   return base + (count(usage.cache_creation_input_tokens) ?? 0) + (count(usage.cache_read_input_tokens) ?? 0);

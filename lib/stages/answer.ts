@@ -128,7 +128,7 @@ async function build(
       return { status: 200, json: { ...all, models } };
     }
     case "status":
-      // Ollama's `ollama` command asks before it offers cloud models. Through the proxy the
+      // `ollama launch` and Ollama's app ask before they offer cloud models. Through the proxy the
       // answer is the proxy's own rule (cloud requests are refused unless allow_cloud), which
       // Ollama's vocabulary calls a decision of its config.
       return {
