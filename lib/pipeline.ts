@@ -13,6 +13,7 @@ import { classify } from "./stages/classify.js";
 import { type Entry, isCloudModel } from "./stages/endpoints.js";
 import { type ForwardDeps, forward } from "./stages/forward.js";
 import { peekBody } from "./stages/peek.js";
+import { peekForm } from "./stages/peek-form.js";
 import { recordOnClose } from "./stages/record.js";
 import { route, routeRaw } from "./stages/route.js";
 
@@ -90,13 +91,17 @@ async function run(
     return target instanceof ProxyError ? target : forward(d, req, res, ctx, null, target);
   }
 
-  const peeked = await peekBody(req, {
-    keys: endpoint.keys,
-    maxBytes: config.limits.maxBodyBytes,
-    replayBytes: REPLAY_BYTES,
-  });
+  const peeked =
+    endpoint.body === "form"
+      ? await peekForm(req, { field: endpoint.keys[0]!, maxBytes: config.limits.maxBodyBytes })
+      : await peekBody(req, {
+          keys: endpoint.keys,
+          maxBytes: config.limits.maxBodyBytes,
+          replayBytes: REPLAY_BYTES,
+        });
   if (peeked instanceof ProxyError) return peeked;
-  noteBody(ctx, peeked, req, config.logging.logBodies);
+  // An uploaded form is audio, not text for the log.
+  noteBody(ctx, peeked, req, config.logging.logBodies && endpoint.body === "json");
   if (!config.allowCloud && isCloudModel(peeked.model)) return cloudRefused(peeked.model);
 
   const body =

@@ -301,7 +301,7 @@ export class Flight {
       { requestId: ctx.id, server: phase.server.key, reason: e.message },
       "stream ended early",
     );
-    const frame = errorFrame(phase.framing, e.message, e.code);
+    const frame = errorFrame(phase.framing, e.message, e.code, ctx.dialect);
     if (frame === null) res.destroy();
     else res.end(frame);
   }

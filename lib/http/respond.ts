@@ -1,6 +1,6 @@
 import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from "node:http";
 import type { RequestContext } from "../context.js";
-import { type Dialect, type ErrorCode, errorType, type ProxyError } from "../errors.js";
+import { anthropicErrorType, type Dialect, type ErrorCode, errorType, type ProxyError } from "../errors.js";
 
 /**
  * The one way the proxy answers by itself (errors, listings, health, metrics, `/`). Every such
@@ -44,9 +44,24 @@ export function sendJson(
   sendText(res, status, JSON.stringify(body), JSON_TYPE, headers);
 }
 
-/** The error body in a client's dialect: Ollama's `{"error": "message"}`, OpenAI's `{"error": {message, type, code}}`. */
-export function errorBody(message: string, code: ErrorCode, dialect: Dialect): unknown {
-  return dialect === "openai" ? { error: { message, type: errorType(code), code } } : { error: message };
+/**
+ * The error body in a client's dialect: Ollama's `{"error": "message"}`, OpenAI's
+ * `{"error": {message, type, code}}`, Anthropic's `{"type": "error", "error": {type, message}}`
+ * (with the `request_id` its API puts there too, when the request has one).
+ */
+export function errorBody(message: string, code: ErrorCode, dialect: Dialect, requestId?: string): unknown {
+  switch (dialect) {
+    case "openai":
+      return { error: { message, type: errorType(code), code } };
+    case "anthropic":
+      return {
+        type: "error",
+        error: { type: anthropicErrorType(code), message },
+        ...(requestId === undefined ? {} : { request_id: requestId }),
+      };
+    case "ollama":
+      return { error: message };
+  }
 }
 
 /**
@@ -72,7 +87,9 @@ export function sendError(res: ServerResponse, err: ProxyError, dialect: Dialect
     res.destroy(err);
     return;
   }
-  const send = () => sendJson(res, err.status, errorBody(err.message, err.code, dialect), err.headers);
+  const id = res.getHeader("x-request-id");
+  const body = errorBody(err.message, err.code, dialect, typeof id === "string" ? id : undefined);
+  const send = () => sendJson(res, err.status, body, err.headers);
   // A body that stopped coming (408) is not waited for.
   if (unreadBody(res.req) && err.code !== "request_timeout") discardBody(res.req, send);
   else send();
@@ -151,21 +168,35 @@ export function errorLine(message: string): string {
   return `${JSON.stringify({ error: message })}\n`;
 }
 
-/** The SSE event that ends a stream with an error, carrying OpenAI's error object. */
-export function errorEvent(message: string, code: ErrorCode): string {
-  return `data: ${JSON.stringify(errorBody(message, code, "openai"))}\n\n`;
+/**
+ * The SSE event that ends a stream with an error: OpenAI's error object as a bare `data:`
+ * line, or Anthropic's `event: error` with its error body (what its streams end with).
+ */
+export function errorEvent(
+  message: string,
+  code: ErrorCode,
+  dialect: "openai" | "anthropic" = "openai",
+): string {
+  const data = JSON.stringify(errorBody(message, code, dialect));
+  return dialect === "anthropic" ? `event: error\ndata: ${data}\n\n` : `data: ${data}\n\n`;
 }
 
 /**
- * The in-band error that ends a stream already under way, in its own framing; null for a body
- * that is neither NDJSON nor SSE: that cannot be repaired, only cut.
+ * The in-band error that ends a stream already under way, in its own framing (an SSE stream
+ * in its dialect's error event); null for a body that is neither NDJSON nor SSE: that cannot be
+ * repaired, only cut.
  */
-export function errorFrame(framing: Framing, message: string, code: ErrorCode): string | null {
+export function errorFrame(
+  framing: Framing,
+  message: string,
+  code: ErrorCode,
+  dialect: Dialect = "openai",
+): string | null {
   switch (framing) {
     case "ndjson":
       return errorLine(message);
     case "sse":
-      return errorEvent(message, code);
+      return errorEvent(message, code, dialect === "anthropic" ? "anthropic" : "openai");
     case "other":
       return null;
   }

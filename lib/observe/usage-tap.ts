@@ -1,4 +1,5 @@
 import type { RequestContext, ResponseObserver, Usage } from "../context.js";
+import { isObject, type Json } from "../json.js";
 
 /**
  * A line carried over from one chunk to the next is kept up to this size once the response
@@ -36,8 +37,9 @@ const DATA = Buffer.from("data:");
  * chunk, and inside `stream.pipeline` the forwarder could no longer end a stream cut short
  * with an in-band `{"error"}` line. The tap never holds a stream: it keeps only the trailing
  * partial line (bounded), and reads token counts, Ollama's durations and the done reason from
- * Ollama's final NDJSON chunk, a non-streamed JSON body, or OpenAI's `usage` (SSE chunk or
- * body), plus an in-band `{"error"}`, into `ctx.usage` / `ctx.errorCode` / `ctx.errorMessage`.
+ * Ollama's final NDJSON chunk, a non-streamed JSON body, OpenAI's `usage` (SSE chunk or
+ * body) or Anthropic's (message_start, message_delta, body), plus an in-band error, into
+ * `ctx.usage` / `ctx.errorCode` / `ctx.errorMessage`.
  */
 export class UsageTap implements ResponseObserver {
   private readonly ctx: RequestContext;
@@ -161,12 +163,15 @@ export class UsageTap implements ResponseObserver {
       if (typeof o.done_reason === "string") u.doneReason = o.done_reason;
     }
     // OpenAI: `usage` in the body or in the last SSE chunk, `finish_reason` in a choice.
-    const usage = o.usage;
-    if (usage !== null && typeof usage === "object") {
-      const uo = usage as Record<string, unknown>;
-      u.promptTokens = count(uo.prompt_tokens);
-      u.completionTokens = count(uo.completion_tokens);
+    // Anthropic (/v1/messages): `usage` in the body and in message_delta (output tokens; from
+    // Ollama the final input count too), `message.usage` in message_start (input tokens).
+    const usage = isObject(o.usage) ? o.usage : o.type === "message_start" ? messageUsage(o.message) : null;
+    if (usage !== null) {
+      u.promptTokens = count(usage.prompt_tokens) ?? inputTokens(usage);
+      u.completionTokens = count(usage.completion_tokens) ?? count(usage.output_tokens);
     }
+    const stop = o.type === "message_delta" && isObject(o.delta) ? o.delta.stop_reason : o.stop_reason;
+    if (typeof stop === "string") u.doneReason = stop;
     if (Array.isArray(o.choices)) {
       for (const c of o.choices) {
         const reason = (c as { finish_reason?: unknown } | null)?.finish_reason;
@@ -218,6 +223,17 @@ export class UsageTap implements ResponseObserver {
     }
     this.ctx.usage = next;
   }
+}
+
+function messageUsage(message: unknown): Json | null {
+  return isObject(message) && isObject(message.usage) ? message.usage : null;
+}
+
+/** Anthropic's prompt size: its input tokens plus the ones it counts apart as cache writes and reads. */
+function inputTokens(usage: Json): number | null {
+  const base = count(usage.input_tokens);
+  if (base === null) return null;
+  return base + (count(usage.cache_creation_input_tokens) ?? 0) + (count(usage.cache_read_input_tokens) ?? 0);
 }
 
 /** A non-negative integer, or null. */

@@ -127,6 +127,14 @@ async function build(
       const models = all.models.filter((m) => d.policies.allows(policy, m.model));
       return { status: 200, json: { ...all, models } };
     }
+    case "status":
+      // `ollama launch` and Ollama's app ask before they offer cloud models. Through the proxy the
+      // answer is the proxy's own rule (cloud requests are refused unless allow_cloud), which
+      // Ollama's vocabulary calls a decision of its config.
+      return {
+        status: 200,
+        json: { cloud: { disabled: !config.allowCloud, source: config.allowCloud ? "none" : "config" } },
+      };
     case "me": {
       if (caller === null) return new ProxyError("internal", "/proxy/me answered without a user");
       const { user } = caller;

@@ -233,7 +233,38 @@ export function createAuth(store: Store, opts: AuthOptions): Auth {
   };
 }
 
-/** The authenticate stage: the request's bearer token → its user, or the refusal to answer with. */
+/**
+ * The authenticate stage: the request's token → its user, or the refusal to answer with. The
+ * token is where the request's dialect carries it: `Authorization: Bearer` everywhere, and on
+ * Anthropic's paths also `x-api-key` (what the Anthropic SDKs send for ANTHROPIC_API_KEY;
+ * Claude Code's ANTHROPIC_AUTH_TOKEN is a bearer token). Both go through the same check, so
+ * the lockout and the equal-time rules hold for either header.
+ */
 export function authenticate(auth: Auth, req: IncomingMessage, ctx: RequestContext): User | ProxyError {
-  return auth.authenticate(req.headers.authorization, ctx.address, Date.now());
+  const found = auth.authenticate(presentedAuthorization(req, ctx), ctx.address, Date.now());
+  if (ctx.dialect !== "anthropic" || !(found instanceof ProxyError) || found.code !== "unauthorized")
+    return found;
+  // Same refusal, worded for the headers an Anthropic client can set.
+  return new ProxyError("unauthorized", ANTHROPIC_UNAUTHORIZED_MESSAGE, { headers: CHALLENGE });
+}
+
+const ANTHROPIC_UNAUTHORIZED_MESSAGE =
+  "unauthorized: a valid API token is required (x-api-key: <token> or Authorization: Bearer <token>)";
+
+/**
+ * The Authorization header the token check reads. A bearer token wins; on an Anthropic path
+ * without one, `x-api-key` stands in for it. Elsewhere `x-api-key` means nothing (and it is
+ * never forwarded: lib/http/headers.ts drops it).
+ */
+function presentedAuthorization(req: IncomingMessage, ctx: RequestContext): string | undefined {
+  const authorization = req.headers.authorization;
+  if (ctx.dialect !== "anthropic" || isBearer(authorization)) return authorization;
+  const key = req.headers["x-api-key"];
+  return typeof key === "string" && key !== "" ? `Bearer ${key}` : authorization;
+}
+
+function isBearer(header: string | undefined): boolean {
+  return (
+    header !== undefined && header.slice(0, 7).toLowerCase() === "bearer " && header.slice(7).trim() !== ""
+  );
 }

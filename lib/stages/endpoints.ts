@@ -9,17 +9,20 @@ export type LocalAnswer =
   | "models"
   | "model-info"
   | "me"
-  | "inventory";
+  | "inventory"
+  | "status";
 
 /** What the proxy does with a path. */
 export type Endpoint =
   /** Answered by the proxy itself; `public` ones need no token. */
   | { readonly kind: "local"; readonly answer: LocalAnswer; readonly public: boolean }
-  /** Routed by the model named in a JSON body. */
+  /** Routed by the model named in the request body. */
   | {
       readonly kind: "routed";
-      /** Body keys naming the model, preferred first. */
+      /** Body keys (or form fields) naming the model, preferred first. */
       readonly keys: readonly string[];
+      /** How the body names the model: a JSON object, or a multipart form (audio uploads). */
+      readonly body: "json" | "form";
       readonly op: Operation;
       /** Model management: role admin only. */
       readonly admin: boolean;
@@ -46,13 +49,13 @@ const local = (answer: LocalAnswer, methods: readonly string[], isPublic = false
   methods,
   endpoint: { kind: "local", answer, public: isPublic },
 });
-const infer = (keys: readonly string[] = ["model"]): Entry => ({
+const infer = (keys: readonly string[] = ["model"], body: "json" | "form" = "json"): Entry => ({
   methods: ["POST"],
-  endpoint: { kind: "routed", keys, op: "infer", admin: false },
+  endpoint: { kind: "routed", keys, body, op: "infer", admin: false },
 });
 const manage = (op: Operation, keys: readonly string[], method = "POST"): Entry => ({
   methods: [method],
-  endpoint: { kind: "routed", keys, op, admin: true },
+  endpoint: { kind: "routed", keys, body: "json", op, admin: true },
 });
 
 /** Every path a stock Ollama serves, by exact path (a Map lookup: no pattern matching per request). */
@@ -61,6 +64,8 @@ const TABLE = new Map<string, Entry>([
   ["/health", local("health", ["GET", "HEAD"], true)],
   ["/metrics", local("metrics", ["GET"], true)],
   ["/api/version", local("version", ["GET", "HEAD"], true)],
+  // Ollama's cloud switch as this proxy applies it (allow_cloud), not as one backend has it.
+  ["/api/status", local("status", ["GET"])],
   ["/api/tags", local("tags", ["GET", "HEAD"])],
   ["/api/ps", local("ps", ["GET"])],
   ["/v1/models", local("models", ["GET"])],
@@ -74,12 +79,19 @@ const TABLE = new Map<string, Entry>([
   ["/api/embeddings", infer()],
   [
     "/api/show",
-    { methods: ["POST"], endpoint: { kind: "routed", keys: ["model", "name"], op: "show", admin: false } },
+    {
+      methods: ["POST"],
+      endpoint: { kind: "routed", keys: ["model", "name"], body: "json", op: "show", admin: false },
+    },
   ],
   ["/v1/chat/completions", infer()],
   ["/v1/completions", infer()],
   ["/v1/embeddings", infer()],
   ["/v1/responses", infer()],
+  // Anthropic's Messages API (Ollama 0.14+): Claude Code and the Anthropic SDKs.
+  ["/v1/messages", infer()],
+  // OpenAI's speech to text: a multipart upload whose `model` field names the model.
+  ["/v1/audio/transcriptions", infer(["model"], "form")],
   ["/api/pull", manage("pull", ["model", "name"])],
   ["/api/push", manage("push", ["model", "name"])],
   ["/api/create", manage("create", ["model", "name"])],

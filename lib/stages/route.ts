@@ -54,6 +54,11 @@ export function route(
       if (op === "pull" && r.fallback.length > 0) return { kind: "ollama", tiers: r.fallback, management };
       return r.error;
     case "external":
+      if (endpoint.body === "form")
+        return new ProxyError(
+          "bad_request",
+          `${endpoint.keys[0]} "${model}" lives on external host "${r.host.key}": uploads (audio transcription) are served by Ollama servers only`,
+        );
       if (management)
         return new ProxyError(
           "bad_request",

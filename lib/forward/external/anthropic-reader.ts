@@ -154,7 +154,7 @@ export class AnthropicReader {
 }
 
 /** Anthropic counts cached prompt tokens apart; the client's prompt size is their sum. */
-function inputTokens(usage: Json | null): number | null {
+export function inputTokens(usage: Json | null): number | null {
   if (usage === null) return null;
   const base = num(usage.input_tokens);
   if (base === null) return null;

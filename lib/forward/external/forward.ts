@@ -8,7 +8,7 @@ import { isObject } from "../../json.js";
 import type { Logger } from "../../log/app-log.js";
 import { midStreamError } from "../upstream.js";
 import { makePlan } from "./plan.js";
-import { callProvider, ProviderAgents, providerHeaders } from "./provider.js";
+import { anthropicClientHeaders, callProvider, ProviderAgents, providerHeaders } from "./provider.js";
 import { providerError, providerMessage, providerStreamError, scrub } from "./provider-errors.js";
 import { passThrough, readText, relayEmbeddings, translate } from "./relay.js";
 import { ClientSink } from "./sink.js";
@@ -97,14 +97,10 @@ export function createExternalForwarder(opts: {
     ctx.attempts++;
     ctx.tSent = performance.now();
     const limits = opts.limits();
-    const call = callProvider(
-      host,
-      agents.get(host),
-      upstreamPath,
-      providerHeaders(host, key, out.length, stream),
-      out,
-      limits,
-    );
+    const headers = providerHeaders(host, key, out.length, stream);
+    if (plan.kind === "pass" && host.type === "anthropic")
+      Object.assign(headers, anthropicClientHeaders(x.req.headers));
+    const call = callProvider(host, agents.get(host), upstreamPath, headers, out, limits);
     // The client leaving ends the provider's work too: it bills for every token it generates.
     res.once("close", () => {
       if (!res.writableFinished) call.abort();

@@ -1,6 +1,8 @@
 import type { ExternalHostConfig } from "../../config/types.js";
 import { ProxyError } from "../../errors.js";
 import { asObject, type Json } from "../../json.js";
+import { AnthropicWriter } from "./anthropic-writer.js";
+import { openaiFromAnthropic } from "./from-anthropic.js";
 import { chatFromOllama, embeddingsFromOllama, LOAD_ONLY } from "./from-ollama.js";
 import { OllamaWriter } from "./ollama-writer.js";
 import { OpenAIWriter } from "./openai-writer.js";
@@ -107,6 +109,20 @@ export function makePlan(
         writer: (clock) => new OpenAIWriter({ stream, includeUsage, model: clientModel, clock }),
       };
     }
+    case "/v1/messages": {
+      // Anthropic to Anthropic: the body as the client wrote it, the provider's model name in it.
+      if (anthropic) return passPlan(path, body, providerModel, false);
+      const stream = body.stream === true;
+      return {
+        kind: "translate",
+        path: "/chat/completions",
+        body: openaiFromAnthropic(body, providerModel),
+        stream,
+        reader: "openai",
+        jsonTool: null,
+        writer: (clock) => new AnthropicWriter({ stream, model: clientModel, clock }),
+      };
+    }
     case "/v1/completions":
       if (anthropic) throw unsupported("/v1/completions");
       return passPlan(path, body, providerModel, true);
@@ -125,10 +141,11 @@ export function makePlan(
 }
 
 /**
- * An OpenAI-dialect request to an OpenAI-style host: the body goes as it is, with two
- * changes — the model name the provider knows, and, on a stream whose client did not ask for
- * usage, `stream_options.include_usage` (so the request log gets token counts); the extra
- * usage chunk that brings is taken out of the answer again, as the client did not ask for it.
+ * An OpenAI-dialect request to an OpenAI-style host (or an Anthropic one to an Anthropic
+ * host): the body goes as it is, with two changes — the model name the provider knows, and,
+ * on a stream whose client did not ask for usage, `stream_options.include_usage` (so the
+ * request log gets token counts); the extra usage chunk that brings is taken out of the answer
+ * again, as the client did not ask for it. Anthropic streams always carry their usage.
  */
 function passPlan(path: string, body: Json, model: string, usageOption: boolean): Plan {
   const stream = body.stream === true;

@@ -1,4 +1,9 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+} from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { ExternalHostConfig, LimitsConfig } from "../../config/types.js";
 import { VERSION } from "../../version.js";
@@ -65,6 +70,22 @@ export function providerHeaders(
     h.authorization = `Bearer ${key}`;
   }
   return h;
+}
+
+/**
+ * What an Anthropic client says about the API it speaks — its `anthropic-version` and the
+ * `anthropic-beta` features its body uses (Claude Code sends several) — carried to an Anthropic
+ * host when its /v1/messages body goes there as it is: without them the body may mean
+ * something else, or be refused.
+ */
+export function anthropicClientHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of ["anthropic-version", "anthropic-beta"]) {
+    const v = headers[name];
+    if (typeof v === "string" && v !== "") out[name] = v;
+    else if (Array.isArray(v) && v.length > 0) out[name] = v.join(",");
+  }
+  return out;
 }
 
 /**

@@ -4,8 +4,8 @@ import { ProxyError } from "../../errors.js";
 import { readBounded } from "../../http/body.js";
 import { errorFrame, framingOf } from "../../http/respond.js";
 import { asObject, isObject, type Json } from "../../json.js";
-import { AnthropicReader } from "./anthropic-reader.js";
-import { fromOpenAIChunk, fromOpenAICompletion, type Piece } from "./pieces.js";
+import { AnthropicReader, inputTokens } from "./anthropic-reader.js";
+import { fromOpenAIChunk, fromOpenAICompletion, num, type Piece } from "./pieces.js";
 import type { Plan } from "./plan.js";
 import { providerMessage } from "./provider-errors.js";
 import type { ClientSink } from "./sink.js";
@@ -69,27 +69,34 @@ export async function translate(
 }
 
 /**
- * An OpenAI answer passed through: SSE relayed event by event as received (minus the usage
- * chunk the proxy asked for on its own), anything else byte for byte; token counts are read on
- * the way for the request log.
+ * An OpenAI answer (or an Anthropic one, for /v1/messages to an Anthropic host) passed
+ * through: SSE relayed event by event as received (minus the usage chunk the proxy asked for
+ * on its own), anything else byte for byte; token counts are read on the way for the request log.
  */
 export async function passThrough(up: IncomingMessage, sink: ClientSink, dropUsage: boolean): Promise<void> {
   const type = up.headers["content-type"] ?? "application/json";
   sink.head(up.statusCode ?? 200, type, up.headers);
-  sink.onFail((e) => errorFrame(framingOf(type), e.message, e.code));
+  sink.onFail((e) => errorFrame(framingOf(type), e.message, e.code, sink.ctx.dialect));
   const ctx = sink.ctx;
+  // OpenAI's usage (chat, responses) comes once; Anthropic's in parts: the input tokens in
+  // message_start, the output tokens (and a stop reason) in message_delta. What a part does not
+  // tell keeps what an earlier one did.
   const readUsage = (json: Json) => {
-    const u = asObject(json.usage ?? asObject(json.response)?.usage);
+    const u =
+      asObject(json.usage) ??
+      asObject(asObject(json.response)?.usage) ??
+      (json.type === "message_start" ? asObject(asObject(json.message)?.usage) : null);
     if (u === null) return;
-    const prompt = u.prompt_tokens ?? u.input_tokens;
-    const completion = u.completion_tokens ?? u.output_tokens;
+    const prompt = num(u.prompt_tokens) ?? inputTokens(u);
+    const completion = num(u.completion_tokens) ?? num(u.output_tokens);
+    const stop = json.type === "message_delta" ? asObject(json.delta)?.stop_reason : json.stop_reason;
     ctx.usage = {
-      promptTokens: typeof prompt === "number" ? prompt : null,
-      completionTokens: typeof completion === "number" ? completion : null,
+      promptTokens: prompt ?? ctx.usage?.promptTokens ?? null,
+      completionTokens: completion ?? ctx.usage?.completionTokens ?? null,
       evalDurationNs: null,
       loadDurationNs: null,
       totalDurationNs: null,
-      doneReason: null,
+      doneReason: typeof stop === "string" ? stop : (ctx.usage?.doneReason ?? null),
     };
   };
   if (type.includes("event-stream")) {
