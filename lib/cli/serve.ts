@@ -60,6 +60,31 @@ export async function serve(args: { config?: string; env?: string; port?: number
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));
   });
+  // SIGHUP too: until a handler is installed, the kernel's default for it ends the process,
+  // and a reload may be sent as soon as the start line appears.
+  let level = config.logging.level;
+  const onHup = () => {
+    try {
+      const next = loadConfig({ file: config.file, env: config.env });
+      for (const w of next.warnings) log.warn(w);
+      const report = server.reload(next.config);
+      telemetry.reload(next.config);
+      if (next.config.logging.level !== level) {
+        appLog.setLevel(next.config.logging.level);
+        log.info({ from: level, to: next.config.logging.level }, "log level changed");
+        level = next.config.logging.level;
+      }
+      say(`ollama-proxy: ${describeReload(report, config, next.config)}`);
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+      server.reloadFailed(problems.join("; "));
+      log.error({ file: config.file, problems }, "config reload failed; the running config stays");
+      say(
+        `ollama-proxy: config reload of ${config.file} failed; the running config stays:\n  ${problems.join("\n  ")}`,
+      );
+    }
+  };
+  process.on("SIGHUP", onHup);
   appLog.release();
   telemetry.attach(server.fleet, server);
   const runtime = runtimeFilePath(config.database, config.env);
@@ -87,30 +112,6 @@ export async function serve(args: { config?: string; env?: string; port?: number
     io.err(hint);
     log.warn(hint);
   }
-
-  let level = config.logging.level;
-  const onHup = () => {
-    try {
-      const next = loadConfig({ file: config.file, env: config.env });
-      for (const w of next.warnings) log.warn(w);
-      const report = server.reload(next.config);
-      telemetry.reload(next.config);
-      if (next.config.logging.level !== level) {
-        appLog.setLevel(next.config.logging.level);
-        log.info({ from: level, to: next.config.logging.level }, "log level changed");
-        level = next.config.logging.level;
-      }
-      say(`ollama-proxy: ${describeReload(report, config, next.config)}`);
-    } catch (err) {
-      const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
-      server.reloadFailed(problems.join("; "));
-      log.error({ file: config.file, problems }, "config reload failed; the running config stays");
-      say(
-        `ollama-proxy: config reload of ${config.file} failed; the running config stays:\n  ${problems.join("\n  ")}`,
-      );
-    }
-  };
-  process.on("SIGHUP", onHup);
 
   const signal = await stopSignal;
   process.off("SIGHUP", onHup);
