@@ -52,6 +52,8 @@ export interface RunningServer {
   policyRefusals(): readonly PolicyRefusals[];
   /** The scheduler's counters (for /metrics), or null when no server has `parallel`. */
   schedule(): SchedulerSnapshot | null;
+  /** Requests Node's parser refused, by the status answered (for /metrics). */
+  parserRefusals(): Readonly<Record<string, number>>;
   /** Stops accepting, lets running requests finish for up to the grace period, then ends the rest. */
   close(graceMs?: number): Promise<void>;
   /** Requests being answered right now. */
@@ -91,11 +93,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const telemetry = opts.telemetry ?? NO_TELEMETRY;
   const startedAt = Date.now();
   // First: TLS files that do not load stop the start before anything else is opened.
-  const listener = createListener(config, (req, res) => {
-    if (res.socket === null && tooManyQueued(req.socket, res)) return;
-    active++;
-    pipeline(req, res);
-  });
+  const listener = createListener(
+    config,
+    (req, res) => {
+      if (res.socket === null && tooManyQueued(req.socket, res)) return;
+      active++;
+      pipeline(req, res);
+    },
+    log,
+  );
   const { server } = listener;
   const auth = createAuth(store, {
     failuresPerMinute: config.limits.authFailuresPerMinute,
@@ -229,6 +235,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     authCounts: () => auth.counts(),
     policyRefusals: () => policies.refusals(),
     schedule: () => (scheduled ? scheduler.snapshot(fleet.servers()) : null),
+    parserRefusals: () => listener.parserRefusals(),
     async close(graceMs = config.limits.shutdownGraceSeconds * 1000) {
       // Drain: keep listening so that /health answers 503 and new requests a clear refusal,
       // let running requests finish within the grace period, then end whatever is left.

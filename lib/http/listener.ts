@@ -25,6 +25,9 @@ export type TlsReload =
   /** The files do not load: the running pair stays. */
   | { kind: "failed"; problems: readonly string[] };
 
+/** Parser refusals are logged at most this often. */
+const PARSER_LOG_MS = 10_000;
+
 /** The proxy's socket: node:http, or node:https when the config has `tls`, with the same options and handler. */
 export interface Listener {
   readonly server: Server;
@@ -33,10 +36,16 @@ export interface Listener {
   listen(port: number, bind: string): Promise<{ port: number; url: string }>;
   /** Re-reads `tls`'s files (SIGHUP): a renewed certificate is served to new connections. */
   reloadTls(tls: TlsConfig | null): TlsReload;
+  /** Requests Node's parser refused before they were requests, by the status answered (for /metrics). */
+  parserRefusals(): Readonly<Record<string, number>>;
 }
 
 /** Creates the server for `config` (HTTPS when it has `tls`); throws TlsFilesError when the files do not load. */
-export function createListener(config: Config, handler: RequestListener): Listener {
+export function createListener(
+  config: Config,
+  handler: RequestListener,
+  log: { warn(obj: object, msg: string): void },
+): Listener {
   const options = {
     headersTimeout: config.limits.headersTimeoutMs,
     requestTimeout: config.limits.requestTimeoutMs,
@@ -67,9 +76,30 @@ export function createListener(config: Config, handler: RequestListener): Listen
   const server: Server = secure ?? createHttpServer(options, handler);
   // Node's parser refuses oversized headers (431), slow ones (408) and bad syntax (400) before
   // there is a request; the client still gets a readable answer, and nothing crashes.
+  const refused: Record<string, number> = {};
+  let lastLogged = 0;
+  let sinceLogged = 0;
+  const counted = new WeakSet<Socket>();
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+    const refusal = parserRefusal(err);
+    // The parser may report one connection twice (its refusal, then what came after it): it is answered once.
+    if (counted.has(socket)) return;
+    counted.add(socket);
+    refused[refusal.status] = (refused[refusal.status] ?? 0) + 1;
+    // Logged at most once per PARSER_LOG_MS with how many came meanwhile: a flood of garbage
+    // must not become a flood of log lines.
+    sinceLogged++;
+    const now = Date.now();
+    if (now - lastLogged >= PARSER_LOG_MS) {
+      log.warn(
+        { status: refusal.status, error: err.code ?? err.message, count: sinceLogged },
+        "requests refused by the HTTP parser",
+      );
+      lastLogged = now;
+      sinceLogged = 0;
+    }
     if (!socket.writable) return socket.destroy();
-    socket.end(rawErrorResponse(parserRefusal(err)));
+    socket.end(rawErrorResponse(refusal));
   });
   const scheme = secure === null ? "http" : "https";
 
@@ -83,6 +113,7 @@ export function createListener(config: Config, handler: RequestListener): Listen
       const host = bind === "0.0.0.0" || bind === "::" ? "127.0.0.1" : bind;
       return { port: bound, url: `${scheme}://${host.includes(":") ? `[${host}]` : host}:${bound}` };
     },
+    parserRefusals: () => refused,
     reloadTls(tls) {
       if (secure === null || served === null || tls === null) return { kind: "not-served" };
       const read = readTlsPair(tls);

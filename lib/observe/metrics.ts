@@ -26,6 +26,8 @@ export interface ServerSources {
   policyRefusals(): readonly PolicyRefusals[];
   /** The scheduler's counters, or null when no server has `parallel`. */
   schedule(): SchedulerSnapshot | null;
+  /** Requests Node's parser refused, by the status answered. */
+  parserRefusals(): Readonly<Record<string, number>>;
 }
 
 /** Where the scrape-time values come from: read when Prometheus asks, never on the request path. */
@@ -196,6 +198,16 @@ export function createMetrics(sources: MetricSources): Metrics {
       this.reset();
       for (const r of sources.server()?.policyRefusals() ?? [])
         this.inc({ policy: r.policy, reason: r.reason }, r.count);
+    },
+  });
+  new Counter({
+    name: "ollama_proxy_parser_refusals_total",
+    help: "Connections whose request Node's HTTP parser refused (400 bad syntax, 408 slow headers, 431 headers too large)",
+    labelNames: ["code"],
+    registers,
+    collect() {
+      this.reset();
+      for (const [code, n] of Object.entries(sources.server()?.parserRefusals() ?? {})) this.inc({ code }, n);
     },
   });
   new Gauge({
