@@ -34,6 +34,7 @@ const COLUMNS: readonly TargetName[] = [
   "ollama-proxy",
   "ollama-proxy-nolog",
   "ollama-proxy-tls",
+  "ollama-proxy-policy",
 ];
 
 function rounds(results: Results, scenario: string, t: TargetName): Sample[] {
@@ -233,7 +234,7 @@ export function checks(
   // Issue 15: what serving HTTPS costs, against the same proxy over plain HTTP on the same load
   // (keep-alive connections: the handshake is paid once per connection). Shown, not judged.
   const TLS: TargetName = "ollama-proxy-tls";
-  const shown = (c: { id: string; label: string; unit: string }, values: number[]) => {
+  const shown = (c: { id: string; label: string; unit: string }, values: number[], target = TLS) => {
     const m = values.length === 0 ? null : spread(values);
     out.push({
       ...c,
@@ -243,8 +244,8 @@ export function checks(
       status: m === null ? "n/a" : "info",
       ...(m === null
         ? { note: "not measured" }
-        : errorsOf(results, "small-16", TLS) + errorsOf(results, "ttfb", TLS) > 0
-          ? { note: "the HTTPS target had failed requests" }
+        : errorsOf(results, "small-16", target) + errorsOf(results, "ttfb", target) > 0
+          ? { note: `${LABELS[target]} had failed requests` }
           : {}),
     });
   };
@@ -259,6 +260,18 @@ export function checks(
   shown(
     { id: "tls/ttfb", label: "TTFB p50 added by HTTPS: HTTPS − plain HTTP", unit: "ms" },
     perRound(results, "ttfb", TLS, OP, (s, h) => s.values["p50Ms"]! - h.values["p50Ms"]!),
+  );
+  // Issue 13: what a user under a policy with every limit set costs, against an unlimited one.
+  const POLICY: TargetName = "ollama-proxy-policy";
+  shown(
+    { id: "policy/rps", label: "limited user vs unlimited (small, 16 conns): req/s", unit: "×" },
+    perRound(results, "small-16", POLICY, OP, rpsRatio),
+    POLICY,
+  );
+  shown(
+    { id: "policy/cpu", label: "  same, from CPU time per request (unlimited ÷ limited)", unit: "×" },
+    perRound(results, "small-16", OP, POLICY, (u, l) => u.values["cpuUsPerReq"]! / l.values["cpuUsPerReq"]!),
+    POLICY,
   );
   return out;
 }

@@ -15,7 +15,8 @@
  *                         scenarios (small-16, small-64, stream-50, ttfb, body-10mb, streams, streams-big)
  *   --no-nginx            leave nginx out even when it is installed
  *   --targets LIST        only these targets (direct, reference, nginx, ollama-proxy, ollama-proxy-nolog,
- *                         ollama-proxy-tls: HTTPS with a self-signed pair made by openssl; skipped without it)
+ *                         ollama-proxy-tls: HTTPS with a self-signed pair made by openssl; skipped without it;
+ *                         ollama-proxy-policy: the user under a policy with every limit set)
  *   --profile             instead: CPU-profile ollama-proxy and the reference under the small 16-connection load
  *   --profile-seconds S   length of the profiled load (default 10)
  *   --keep                keep the temp folder (configs, logs, databases)
@@ -127,6 +128,8 @@ async function startTarget(
       return startOllamaProxy(upstream, dir, { requestLog: false });
     case "ollama-proxy-tls":
       return startOllamaProxy(upstream, dir, { requestLog: true, tls: true });
+    case "ollama-proxy-policy":
+      return startOllamaProxy(upstream, dir, { requestLog: true, policy: true });
     case "direct":
       throw new Error("direct is the fake itself");
   }

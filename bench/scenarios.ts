@@ -323,7 +323,7 @@ export function slowStreams(n: number, phase: "streams" | "big-streams"): Scenar
 
 export function scenarios(s: Settings): Scenario[] {
   const list = [
-    small(16, [...ALL, "ollama-proxy-nolog", "ollama-proxy-tls"]),
+    small(16, [...ALL, "ollama-proxy-nolog", "ollama-proxy-tls", "ollama-proxy-policy"]),
     small(64, ALL),
     streamed,
     ttfb,

@@ -25,7 +25,8 @@ export type TargetName =
   | "nginx"
   | "ollama-proxy"
   | "ollama-proxy-nolog"
-  | "ollama-proxy-tls";
+  | "ollama-proxy-tls"
+  | "ollama-proxy-policy";
 
 export const LABELS: Record<TargetName, string> = {
   direct: "direct",
@@ -34,6 +35,7 @@ export const LABELS: Record<TargetName, string> = {
   "ollama-proxy": "ollama-proxy",
   "ollama-proxy-nolog": "ollama-proxy (log off)",
   "ollama-proxy-tls": "ollama-proxy (HTTPS)",
+  "ollama-proxy-policy": "ollama-proxy (policy)",
 };
 
 export interface Target {
@@ -178,6 +180,21 @@ function selfSignedPair(home: string): { cert: string; key: string } {
 }
 
 /**
+ * The bench user's policy for the `policy` target: every limit set, none reached — what a
+ * limited user costs on the request path (model globs, the lease, the per-minute window, the
+ * day's tokens, OpenAI's rate-limit headers). No `options` rule: the body keeps its bytes.
+ */
+const BENCH_POLICIES = {
+  limited: {
+    models: ["llama3*", "!*70b*"],
+    max_concurrent: 100_000,
+    requests_per_minute: 100_000_000,
+    tokens_per_day: 1_000_000_000_000,
+    weight: 1,
+  },
+};
+
+/**
  * ollama-proxy as it is shipped: the built CLI, a config pointing at the fake, a user made by
  * the CLI, the request log on (or off) and the app log at info in a temp folder; with `tls`,
  * serving HTTPS with a self-signed pair made for the run (the same P-256 key as the tests').
@@ -185,13 +202,15 @@ function selfSignedPair(home: string): { cert: string; key: string } {
 export async function startOllamaProxy(
   upstream: string,
   dir: string,
-  opts: { requestLog: boolean; tls?: boolean; nodeArgs?: string[] },
+  opts: { requestLog: boolean; tls?: boolean; policy?: boolean; nodeArgs?: string[] },
 ): Promise<Target> {
   const name: TargetName = opts.tls
     ? "ollama-proxy-tls"
-    : opts.requestLog
-      ? "ollama-proxy"
-      : "ollama-proxy-nolog";
+    : opts.policy
+      ? "ollama-proxy-policy"
+      : opts.requestLog
+        ? "ollama-proxy"
+        : "ollama-proxy-nolog";
   const home = join(dir, name);
   mkdirSync(join(home, "log"), { recursive: true });
   const tls = opts.tls ? selfSignedPair(home) : null;
@@ -218,13 +237,25 @@ export async function startOllamaProxy(
         logging: { level: "info", dir: join(home, "log"), request_log: opts.requestLog },
         database: join(home, "bench.sqlite3"),
         ...(tls ? { tls } : {}),
+        ...(opts.policy ? { policies: BENCH_POLICIES } : {}),
       },
     }),
   );
   const cli = join(ROOT, "bin/ollama-proxy");
   const created = execFileSync(
     process.execPath,
-    [cli, "users", "create", "bench", "--json", "--config", file, "--env", "bench"],
+    [
+      cli,
+      "users",
+      "create",
+      "bench",
+      ...(opts.policy ? ["--policy", "limited"] : []),
+      "--json",
+      "--config",
+      file,
+      "--env",
+      "bench",
+    ],
     { cwd: ROOT, encoding: "utf8" },
   );
   const token = (JSON.parse(created) as { token: string }).token;
