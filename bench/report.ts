@@ -234,7 +234,11 @@ export function checks(
   // Issue 15: what serving HTTPS costs, against the same proxy over plain HTTP on the same load
   // (keep-alive connections: the handshake is paid once per connection). Shown, not judged.
   const TLS: TargetName = "ollama-proxy-tls";
-  const shown = (c: { id: string; label: string; unit: string }, values: number[], target = TLS) => {
+  const shown = (
+    c: { id: string; label: string; unit: string },
+    values: number[],
+    target: TargetName = TLS,
+  ) => {
     const m = values.length === 0 ? null : spread(values);
     out.push({
       ...c,
