@@ -186,7 +186,7 @@ function selfSignedPair(home: string): { cert: string; key: string } {
  */
 const BENCH_POLICIES = {
   limited: {
-    models: ["llama3*", "!*70b*"],
+    models: ["bench*", "!*70b*"],
     max_concurrent: 100_000,
     requests_per_minute: 100_000_000,
     tokens_per_day: 1_000_000_000_000,
