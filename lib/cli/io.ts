@@ -1,3 +1,6 @@
+import { existsSync, realpathSync } from "node:fs";
+import { delimiter, isAbsolute, join, relative, resolve, sep } from "node:path";
+
 /** A terminal or pipe a command reads from (login's token); a TTY has setRawMode. */
 export type Input = NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(raw: boolean): unknown };
 
@@ -14,6 +17,8 @@ export interface Io {
   progress?(line: string | null): void;
   /** Present only when stdout is a terminal: where `serve` prints its log for people. */
   terminal?: Terminal;
+  /** How hints write this CLI (see commandName); absent: `ollama-proxy`. */
+  command?: string;
 }
 
 /** A terminal to print to (it may be redrawn in place: progress bars), and whether it may be coloured. */
@@ -27,6 +32,9 @@ export interface Terminal {
 const lineOf = (text: string) => (text.endsWith("\n") ? text : `${text}\n`);
 
 export const processIo: Io = {
+  get command() {
+    return commandName();
+  },
   out: (text) => process.stdout.write(lineOf(text)),
   err: (text) => process.stderr.write(lineOf(text)),
   ...(process.stderr.isTTY
@@ -70,5 +78,43 @@ export class CliError extends Error {
     super(message);
     this.name = "CliError";
     this.exitCode = exitCode;
+  }
+}
+
+/** Where the Debian package keeps the CLI that /usr/bin/ollama-proxy runs. */
+const PACKAGED_CLI = "/usr/lib/ollama-proxy/bin/ollama-proxy";
+
+/**
+ * How to write this CLI in a hint the user can paste: `ollama-proxy` when that is what their
+ * shell runs (on PATH, or the package's wrapper), else `node PATH` as they ran it from a
+ * checkout (`npm start` puts no `ollama-proxy` on PATH).
+ */
+export function commandName(
+  argv: readonly string[] = process.argv,
+  path: string = process.env.PATH ?? "",
+  cwd: string = process.cwd(),
+): string {
+  const script = argv[1];
+  if (script === undefined) return "ollama-proxy";
+  const file = resolve(cwd, script);
+  // `node -e` leaves no script: argv[1] is the first argument.
+  if (!existsSync(file)) return "ollama-proxy";
+  const real = realOrSelf(file);
+  if (real === PACKAGED_CLI) return "ollama-proxy";
+  for (const dir of path.split(delimiter)) {
+    if (dir === "") continue;
+    const onPath = join(dir, "ollama-proxy");
+    if (existsSync(onPath) && realOrSelf(onPath) === real) return "ollama-proxy";
+  }
+  const rel = relative(cwd, real);
+  const shown = rel === "" || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? real : rel;
+  return `node ${shown}`;
+}
+
+function realOrSelf(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return file;
   }
 }

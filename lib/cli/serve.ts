@@ -107,8 +107,9 @@ export async function serve(args: { config?: string; env?: string; port?: number
   log.info({ version: VERSION, url: server.url, database: config.database }, "ollama-proxy started");
   io.err(`ollama-proxy ${VERSION} listening on ${server.url} [${config.env}]`);
   if (store.users.list().length === 0) {
-    const hint =
-      "no users yet: create one with `ollama-proxy users create NAME --admin` (it prints the API token)";
+    // The same config flags as this start, so the user lands in this instance's database.
+    const flags = [args.config && ` --config ${args.config}`, args.env && ` --env ${args.env}`].join("");
+    const hint = `no users yet: create one with \`${io.command ?? "ollama-proxy"} users create NAME --admin${flags}\` (it prints the API token)`;
     io.err(hint);
     log.warn(hint);
   }

@@ -197,7 +197,9 @@ export function usersCommand(yargs: Argv, io: Io): Argv {
           return;
         }
         if (list.length === 0) {
-          io.out("No users yet. Create one with: ollama-proxy users create NAME [--admin]");
+          io.out(
+            `No users yet. Create one with: ${io.command ?? "ollama-proxy"} users create NAME [--admin]`,
+          );
           return;
         }
         const config = configIfAny(a);
