@@ -4,18 +4,19 @@ import { type AppliedReload, describeRestartKey, type ReloadReport, reloadReport
 import type { Config } from "./config/types.js";
 import { createExternalForwarder } from "./forward/external/forward.js";
 import { createOllamaForwarder } from "./forward/ollama.js";
-import { createListener, type TlsReload } from "./http/listener.js";
+import { createDrain } from "./http/drain.js";
+import { createListener, type Listener, type TlsReload } from "./http/listener.js";
 import { certificateWarnings, hostsOf } from "./http/tls.js";
 import type { Logger } from "./log/app-log.js";
 import type { ConfigStatus } from "./observe/health.js";
 import { NO_TELEMETRY, type Telemetry } from "./observe/telemetry.js";
 import { createPipeline } from "./pipeline.js";
-import { createPolicies, type PolicyRefusals } from "./policy/policies.js";
+import { createPolicies, type Policies, type PolicyRefusals } from "./policy/policies.js";
 import { startUsageSnapshots } from "./policy/snapshot.js";
 import { readTokensToday } from "./policy/today.js";
 import { type Fleet, startFleet } from "./routing/fleet.js";
 import { createScheduler } from "./schedule/scheduler.js";
-import type { SchedulerSnapshot } from "./schedule/types.js";
+import type { Scheduler, SchedulerSnapshot } from "./schedule/types.js";
 import { type Auth, type AuthCounts, createAuth } from "./stages/authenticate.js";
 import type { Store } from "./store/open.js";
 
@@ -92,12 +93,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { store, log } = opts;
   const telemetry = opts.telemetry ?? NO_TELEMETRY;
   const startedAt = Date.now();
+  const drain = createDrain();
   // First: TLS files that do not load stop the start before anything else is opened.
   const listener = createListener(
     config,
     (req, res) => {
       if (res.socket === null && tooManyQueued(req.socket, res)) return;
-      active++;
+      drain.started();
       pipeline(req, res);
     },
     log,
@@ -132,8 +134,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     startedAt: new Date(startedAt).toISOString(),
   });
   let trusted = blockList(config.trustedProxies);
-  let draining = false;
-  let active = 0;
   let status: ConfigStatus = {
     file: config.file,
     env: config.env,
@@ -141,7 +141,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     lastReload: null,
     needsRestart: [],
   };
-  let drained: (() => void) | null = null;
 
   const pipeline = createPipeline({
     auth,
@@ -157,75 +156,30 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     configStatus: () => status,
     limits,
     trusted: () => trusted,
-    draining: () => draining,
-    requestEnded: () => {
-      if (--active === 0) drained?.();
-    },
+    draining: drain.draining,
+    requestEnded: drain.ended,
   });
   await fleet.ready();
   const { port, url } = await listener.listen(opts.port ?? config.proxyPort, config.bind);
+  const servers = fleet.servers().map((s) => s.key);
   log.info(
-    {
-      port,
-      bind: config.bind,
-      tls: listener.scheme === "https",
-      servers: fleet.servers().map((s) => s.key),
-      env: config.env,
-    },
+    { port, bind: config.bind, tls: listener.scheme === "https", servers, env: config.env },
     "listening",
   );
+  const live: Live = { listener, auth, scheduler, fleet, policies, store, log };
 
   return {
     port,
     url,
     fleet,
     auth,
-    active: () => active,
+    active: drain.active,
     reload(next) {
-      const report = reloadCertificate(
-        reloadReport(boot, config, next),
-        listener.reloadTls(next.tls),
-        next,
-        log,
-      );
+      const report = applyConfig(live, boot, config, next);
       config = next;
       trusted = blockList(next.trustedProxies);
-      fleet.reconfigure(next);
-      scheduler.reconfigure(next);
       scheduled = anyParallel(next);
-      policies.reload(next);
-      // Requests are counted only under a policy: a quota defined by this reload starts from the log.
-      policies.restore(readTokensToday(store.db, Date.now()), Date.now());
-      auth.reconfigure({
-        failuresPerMinute: next.limits.authFailuresPerMinute,
-        blockSeconds: next.limits.authBlockSeconds,
-      });
-      server.headersTimeout = next.limits.headersTimeoutMs;
-      server.requestTimeout = next.limits.requestTimeoutMs;
-      const now = Date.now();
-      status = {
-        ...status,
-        loadedAt: now,
-        lastReload: { kind: "applied", at: now, applied: report.applied, failed: report.failed },
-        needsRestart: report.needsRestart,
-      };
-      log.info(
-        {
-          file: next.file,
-          env: next.env,
-          servers: next.servers.map((s) => s.key),
-          applied: report.applied,
-          needsRestart: report.needsRestart,
-        },
-        "config reloaded",
-      );
-      if (report.needsRestart.length > 0) {
-        const keys = report.needsRestart.map((k) => describeRestartKey(k, boot, next));
-        log.warn(
-          { needsRestart: report.needsRestart },
-          `config changed that needs a restart: ${keys.join(", ")}`,
-        );
-      }
+      status = reloadedStatus(status, report, Date.now());
       return report;
     },
     reloadFailed(error) {
@@ -237,21 +191,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     schedule: () => (scheduled ? scheduler.snapshot(fleet.servers()) : null),
     parserRefusals: () => listener.parserRefusals(),
     async close(graceMs = config.limits.shutdownGraceSeconds * 1000) {
-      // Drain: keep listening so that /health answers 503 and new requests a clear refusal,
-      // let running requests finish within the grace period, then end whatever is left.
-      draining = true;
+      const finished = drain.finish(graceMs);
       // Nothing waiting in the proxy will be served: it gets its 503 now, not at the grace period's end.
       scheduler.close();
       server.closeIdleConnections();
-      if (active > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, graceMs);
-          drained = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
+      await finished;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
@@ -261,6 +205,72 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       snapshots.close();
       auth.close();
     },
+  };
+}
+
+/** The parts of a running server a reload reconfigures. */
+interface Live {
+  listener: Listener;
+  auth: Auth;
+  scheduler: Scheduler;
+  fleet: Fleet;
+  policies: Policies;
+  store: Store;
+  log: Logger;
+}
+
+/**
+ * Applies `next` to every part that can change live and logs what it did: the keys applied,
+ * those that wait for a restart (compared with `boot`, what the listener and the writers were
+ * opened with), and a certificate that did not load.
+ */
+function applyConfig(live: Live, boot: Config, current: Config, next: Config): AppliedReload {
+  const { listener, log } = live;
+  const report = reloadCertificate(
+    reloadReport(boot, current, next),
+    listener.reloadTls(next.tls),
+    next,
+    log,
+  );
+  live.fleet.reconfigure(next);
+  live.scheduler.reconfigure(next);
+  live.policies.reload(next);
+  // Requests are counted only under a policy: a quota defined by this reload starts from the log.
+  live.policies.restore(readTokensToday(live.store.db, Date.now()), Date.now());
+  live.auth.reconfigure({
+    failuresPerMinute: next.limits.authFailuresPerMinute,
+    blockSeconds: next.limits.authBlockSeconds,
+  });
+  listener.server.headersTimeout = next.limits.headersTimeoutMs;
+  listener.server.requestTimeout = next.limits.requestTimeoutMs;
+  log.info(
+    {
+      file: next.file,
+      env: next.env,
+      servers: next.servers.map((s) => s.key),
+      applied: report.applied,
+      needsRestart: report.needsRestart,
+    },
+    "config reloaded",
+  );
+  if (report.needsRestart.length > 0) {
+    const keys = report.needsRestart.map((k) => describeRestartKey(k, boot, next));
+    log.warn(
+      { needsRestart: report.needsRestart },
+      `config changed that needs a restart: ${keys.join(", ")}`,
+    );
+  }
+  return report;
+}
+
+/** What /health says of the config after a reload that applied `report` at `now`. */
+function reloadedStatus(status: ConfigStatus, report: AppliedReload, now: number): ConfigStatus {
+  const { applied, failed, needsRestart } = report;
+  return {
+    ...status,
+    loadedAt: now,
+    lastReload: { kind: "applied", at: now, applied, failed },
+    needsRestart,
   };
 }
 
