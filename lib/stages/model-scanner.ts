@@ -1,5 +1,7 @@
 import { checkModelName } from "../model-name.js";
-import { goKeyMatches } from "../policy/go-keys.js";
+import { BACKSLASH, Finder, QUOTE } from "./byte-finder.js";
+import { CONTROL, NOT_HERE, ValueSkipper } from "./json-skip.js";
+import { decodeString, keyIndex } from "./json-string.js";
 
 /** Longest model name accepted (Ollama's longest valid name with a real DNS host fits). */
 const MAX_MODEL_BYTES = 512;
@@ -21,15 +23,7 @@ enum S {
   Done,
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const CONTROL_IN_STRING = "invalid JSON: control character in a string";
-/** A chunk shorter than this is read a byte at a time: a word view of it would cost more than it saves. */
-const MIN_WORDS_CHUNK = 512;
-/** Up to this many bytes are looked at in JavaScript before a native search is worth its call. */
-const WALK_BYTES = 48;
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 /** With the u flag a proper pair is one code point, so only an unpaired surrogate is in \p{Cs}. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
@@ -53,16 +47,6 @@ export type ScanProgress =
 
 const READING: ScanProgress = { kind: "reading" };
 
-/** Whether ASCII `bytes` spell `key` (lower case) regardless of case: goKeyMatches for plain ASCII, without decoding. */
-function sameFolded(bytes: readonly number[], key: string): boolean {
-  if (bytes.length !== key.length) return false;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!;
-    if ((b >= 0x41 && b <= 0x5a ? b + 0x20 : b) !== key.charCodeAt(i)) return false;
-  }
-  return true;
-}
-
 /**
  * An incremental scanner for the model a JSON request body names, read the way Ollama will
  * read it. Ollama (Go's encoding/json) matches top-level keys case-insensitively and keeps the
@@ -82,7 +66,7 @@ function sameFolded(bytes: readonly number[], key: string): boolean {
  *
  * Nested objects and arrays are skipped by depth, so their `model` keys never count. String
  * contents and nested values are not stepped through byte by byte: short stretches are
- * checked four bytes at a time, long ones crossed with Buffer.indexOf (see Finder), so that
+ * checked four bytes at a time, long ones crossed with Buffer.indexOf (see ValueSkipper), so that
  * reading a 10 MB image upload to its end costs a fraction of receiving it. It is not a full
  * validator: Ollama judges what it does not need to look at.
  */
@@ -97,8 +81,8 @@ export class ModelScanner {
   private buf: number[] = [];
   private escaped = false;
   private hasEscape = false;
-  private depth = 0;
-  private inString = false;
+  /** Crosses the values not read: strings, nested objects and arrays. */
+  private readonly skip = new ValueSkipper();
   /** Where a skipped string leads: a value's end, or the colon after an overlong key. */
   private afterSkip: S.AfterValue | S.Colon = S.AfterValue;
   /** Index in `keys` of the key whose value is being read; -1 for other keys. */
@@ -159,13 +143,18 @@ export class ModelScanner {
   private advance(buf: Buffer, i: number, find: Finder): number {
     switch (this.state) {
       case S.SkipString: {
-        const q = this.closingQuote(buf, i, find);
-        if (q === -1) return buf.length; // goes on in the next chunk (or failed)
+        const q = this.skip.closingQuote(buf, i, find);
+        if (q === NOT_HERE) return buf.length; // goes on in the next chunk
+        if (q === CONTROL) return this.controlInString(buf);
         this.state = this.afterSkip;
         return q + 1;
       }
-      case S.SkipNested:
-        return this.skipNested(buf, i, find);
+      case S.SkipNested: {
+        const at = this.skip.nested(buf, i, find);
+        if (at === CONTROL) return this.controlInString(buf);
+        if (this.skip.closed()) this.state = S.AfterValue;
+        return at;
+      }
       case S.SkipScalar:
         return this.skipScalar(buf, i);
       case S.InKey:
@@ -214,13 +203,11 @@ export class ModelScanner {
           }
           this.startString(S.InValue);
         } else if (b === QUOTE) {
-          this.escaped = false;
+          this.skip.startString();
           this.afterSkip = S.AfterValue;
           this.state = S.SkipString;
         } else if (b === 0x7b || b === 0x5b /* [ */) {
-          this.depth = 1;
-          this.inString = false;
-          this.escaped = false;
+          this.skip.startNested();
           this.state = S.SkipNested;
         } else if (b === 0x2d /* - */ || (b >= 0x30 && b <= 0x39) || b === 0x74 || b === 0x66 || b === 0x6e) {
           this.state = S.SkipScalar; // a number, true, false or null
@@ -236,6 +223,12 @@ export class ModelScanner {
       default:
         return;
     }
+  }
+
+  /** A skipped string held a control character: the body is refused; the chunk is done. */
+  private controlInString(buf: Buffer): number {
+    this.fail(CONTROL_IN_STRING);
+    return buf.length;
   }
 
   /** The top-level object has closed: what Ollama decodes ends here. */
@@ -262,88 +255,6 @@ export class ModelScanner {
         b === 0x45;
       if (!scalar) {
         this.fail("invalid JSON: malformed number or literal");
-        return i;
-      }
-    }
-    return i;
-  }
-
-  /**
-   * Index of the quote that closes the string being skipped, or -1 when it is not in this
-   * chunk (or the string holds a control character: then the scan has failed). The first
-   * WALK_BYTES are checked a word at a time (cheaper than a native call for a short string);
-   * beyond them — an image's base64 — native searches jump to the next quote or backslash.
-   * An escaped byte is never looked at.
-   */
-  private closingQuote(buf: Buffer, from: number, find: Finder): number {
-    const len = buf.length;
-    let i = from;
-    if (this.escaped) {
-      if (i >= len) return -1;
-      this.escaped = false;
-      i++;
-    }
-    for (;;) {
-      const walk = Math.min(i + WALK_BYTES, len);
-      let stop = find.stringStop(i, walk);
-      if (stop === -1) {
-        if (walk === len) return -1;
-        const q = find.next(Finder.QUOTE, QUOTE, walk);
-        const b = find.next(Finder.BACKSLASH, BACKSLASH, walk);
-        stop = Math.min(q, b);
-        if (find.control(walk) < stop) stop = find.control(walk);
-        if (stop === len) return -1;
-      }
-      const c = buf[stop]!;
-      if (c === QUOTE) return stop;
-      if (c !== BACKSLASH) {
-        this.fail(CONTROL_IN_STRING);
-        return -1;
-      }
-      if (stop + 1 === len) {
-        this.escaped = true;
-        return -1;
-      }
-      i = stop + 2;
-    }
-  }
-
-  /** Inside a nested object or array: from string to bracket, counting depth. */
-  private skipNested(buf: Buffer, from: number, find: Finder): number {
-    const len = buf.length;
-    let i = from;
-    while (i < len) {
-      if (this.inString) {
-        const q = this.closingQuote(buf, i, find);
-        if (q === -1) return len;
-        this.inString = false;
-        i = q + 1;
-        continue;
-      }
-      // Between strings: usually a few bytes (":", ",", a number) before the next quote or bracket.
-      let p = -1;
-      const walk = Math.min(i + WALK_BYTES, len);
-      for (let j = i; j < walk; j++) {
-        const c = buf[j]!;
-        if (c === QUOTE || c === 0x7b || c === 0x7d || c === 0x5b || c === 0x5d) {
-          p = j;
-          break;
-        }
-      }
-      if (p === -1) {
-        if (walk === len) return len;
-        p = find.structural(walk);
-        if (p === len) return len;
-      }
-      const b = buf[p]!;
-      i = p + 1;
-      if (b === QUOTE) {
-        this.inString = true;
-        this.escaped = false;
-      } else if (b === 0x7b || b === 0x5b) {
-        this.depth++;
-      } else if (--this.depth === 0) {
-        this.state = S.AfterValue;
         return i;
       }
     }
@@ -377,6 +288,7 @@ export class ModelScanner {
       } else {
         // Too long to be one of ours: skipped to its end like any string, then matches nothing.
         this.current = -1;
+        this.skip.startString(this.escaped);
         this.afterSkip = S.Colon;
         this.state = S.SkipString;
       }
@@ -389,8 +301,11 @@ export class ModelScanner {
 
   private endString(): void {
     if (this.state === S.InKey) {
-      const k = this.keyIndex();
-      if (k === null) return;
+      const k = keyIndex(this.buf, this.hasEscape, this.keys);
+      if (typeof k !== "number") {
+        this.fail(k.error);
+        return;
+      }
       this.state = S.Colon;
       this.current = k;
       if (this.current === -1) return;
@@ -403,8 +318,11 @@ export class ModelScanner {
       this.seen[this.current] = true;
       return;
     }
-    const decoded = this.decode();
-    if (decoded === null) return;
+    const decoded = decodeString(this.buf, this.hasEscape);
+    if (typeof decoded !== "string") {
+      this.fail(decoded.error);
+      return;
+    }
     // "\ud83d" alone parses, but is no text: Ollama (Go) would read it as U+FFFD, a different
     // name from the one we would route by, and it cannot be written to the log as UTF-8.
     if (LONE_SURROGATE.test(decoded)) {
@@ -439,154 +357,5 @@ export class ModelScanner {
       return;
     }
     if (ended) this.fail(`${this.names[0]} is required`);
-  }
-
-  /**
-   * Which of `keys` the key just read is, -1 for none, null when it is not valid text. A plain
-   * ASCII key (nearly every key) is compared byte by byte, case-folded, without decoding it.
-   */
-  private keyIndex(): number | null {
-    const bytes = this.buf;
-    if (!this.hasEscape && bytes.every((b) => b < 0x80)) {
-      return this.keys.findIndex((key) => sameFolded(bytes, key));
-    }
-    const decoded = this.decode();
-    return decoded === null ? null : this.keys.findIndex((key) => goKeyMatches(decoded, key));
-  }
-
-  private decode(): string | null {
-    let text: string;
-    try {
-      text = utf8.decode(Uint8Array.from(this.buf));
-    } catch {
-      this.fail("invalid JSON: a string is not valid UTF-8");
-      return null;
-    }
-    if (!this.hasEscape) return text;
-    try {
-      return JSON.parse(`"${text}"`) as string;
-    } catch {
-      this.fail("invalid JSON: bad escape in a string");
-      return null;
-    }
-  }
-}
-
-/**
- * Where the next quote, backslash, bracket or control character is in one chunk. Each is found
- * with a native search (memchr) or four bytes a step, and cached: the scan only moves forward,
- * so each is searched again only once passed, and a chunk costs a few passes at memory speed.
- */
-class Finder {
-  static readonly QUOTE = 0;
-  static readonly BACKSLASH = 1;
-  private static readonly BRACKETS = [0x7b, 0x7d, 0x5b, 0x5d]; // { } [ ], in slots 2..5
-  private static readonly CONTROL = 6;
-  private readonly buf: Buffer;
-  private readonly at = [-1, -1, -1, -1, -1, -1, -1];
-  /** The chunk as 32-bit words from its first 4-byte-aligned byte (a Uint32Array needs alignment). */
-  private words: Uint32Array | null = null;
-  private readonly wordsFrom: number;
-
-  constructor(buf: Buffer) {
-    this.buf = buf;
-    this.wordsFrom = (4 - (buf.byteOffset & 3)) & 3;
-  }
-
-  /** Index of `byte` at or after `from`, or the chunk's length. */
-  next(slot: number, byte: number, from: number): number {
-    const cached = this.at[slot]!;
-    if (cached >= from) return cached;
-    const found = this.buf.indexOf(byte, from);
-    const at = found === -1 ? this.buf.length : found;
-    this.at[slot] = at;
-    return at;
-  }
-
-  /** The next quote or bracket: what changes the depth inside a nested value. */
-  structural(from: number): number {
-    let min = this.next(Finder.QUOTE, QUOTE, from);
-    for (let k = 0; k < 4; k++) {
-      const at = this.next(2 + k, Finder.BRACKETS[k]!, from);
-      if (at < min) min = at;
-    }
-    return min;
-  }
-
-  /** Index of the first quote, backslash or control byte in [from, to), or -1: a word a step. */
-  stringStop(from: number, to: number): number {
-    const buf = this.buf;
-    let i = from;
-    // Most strings are short (keys, roles, words): bytes first, then words to a boundary.
-    const bytes = Math.min(to, from + 16);
-    for (; i < bytes || (i < to && ((i - this.wordsFrom) & 3) !== 0); i++) {
-      const c = buf[i]!;
-      if (c === QUOTE || c === BACKSLASH || c < 0x20) return i;
-    }
-    if (i < to && this.buf.length >= MIN_WORDS_CHUNK) {
-      const words = this.wordView();
-      let w = (i - this.wordsFrom) >> 2;
-      const last = (to - this.wordsFrom) >> 2;
-      // Per word: a byte equal to '"' or '\\' (a zero byte after XOR), or below 0x20.
-      for (; w < last; w++) {
-        const x = words[w]!;
-        const q = x ^ 0x22222222;
-        const b = x ^ 0x5c5c5c5c;
-        if ((((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b) | ((x - 0x20202020) & ~x)) & 0x80808080) break;
-      }
-      i = this.wordsFrom + w * 4;
-    }
-    for (; i < to; i++) {
-      const c = buf[i]!;
-      if (c === QUOTE || c === BACKSLASH || c < 0x20) return i;
-    }
-    return -1;
-  }
-
-  /** Index of the next byte below 0x20 at or after `from`, or the chunk's length. */
-  control(from: number): number {
-    const cached = this.at[Finder.CONTROL]!;
-    if (cached >= from) return cached;
-    const at = this.firstControl(from);
-    this.at[Finder.CONTROL] = at;
-    return at;
-  }
-
-  private firstControl(from: number): number {
-    const buf = this.buf;
-    const end = buf.length;
-    let i = from;
-    for (; i < end && ((i - this.wordsFrom) & 3) !== 0; i++) if (buf[i]! < 0x20) return i;
-    if (i < end && buf.length >= MIN_WORDS_CHUNK) {
-      const words = this.wordView();
-      let w = (i - this.wordsFrom) >> 2;
-      // Four words a step; the bytes then say which one it was.
-      for (; w + 3 < words.length; w += 4) {
-        const a = words[w]!;
-        const b = words[w + 1]!;
-        const c = words[w + 2]!;
-        const d = words[w + 3]!;
-        const below = ((a - 0x20202020) & ~a) | ((b - 0x20202020) & ~b) | ((c - 0x20202020) & ~c);
-        if ((below | ((d - 0x20202020) & ~d)) & 0x80808080) break;
-      }
-      i = this.wordsFrom + w * 4;
-    }
-    for (; i < end; i++) if (buf[i]! < 0x20) return i;
-    return end;
-  }
-
-  /**
-   * The chunk as 32-bit words from its first 4-byte-aligned byte (a Uint32Array needs that
-   * alignment). A word holds a byte below n (n <= 0x80) when (x - n * 0x01010101) & ~x &
-   * 0x80808080 is not 0 ("hasless", Bit Twiddling Hacks); a byte equal to c is a zero byte of
-   * x ^ (c * 0x01010101). Only whether a word holds one counts; the bytes then say where.
-   */
-  private wordView(): Uint32Array {
-    if (this.words === null) {
-      const buf = this.buf;
-      const count = Math.max(0, buf.length - this.wordsFrom) >>> 2;
-      this.words = new Uint32Array(buf.buffer, buf.byteOffset + this.wordsFrom, count);
-    }
-    return this.words;
   }
 }
