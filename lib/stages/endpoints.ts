@@ -71,7 +71,8 @@ const TABLE = new Map<string, Entry>([
   ["/v1/models", local("models", ["GET"])],
   // The proxy's own: who the token belongs to and what it may use (`ollama-proxy login`, `whoami`).
   ["/proxy/me", local("me", ["GET"])],
-  // The proxy's own, admins only: every model on every server (`ollama-proxy models`).
+  // The proxy's own: every model on every server (`ollama-proxy models`); a user who is not an
+  // admin sees only the models their policy allows.
   ["/proxy/models", local("inventory", ["GET"])],
   ["/api/generate", infer()],
   ["/api/chat", infer()],

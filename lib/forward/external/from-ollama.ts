@@ -4,7 +4,7 @@ import { isObject, type Json } from "../../json.js";
 /**
  * Ollama's native requests (/api/chat, /api/generate, /api/embed, /api/embeddings) rewritten
  * as OpenAI requests — the form every external host is reached from (Anthropic requests are
- * made from this one in turn; see from-openai.ts).
+ * made from this one in turn; see to-anthropic.ts).
  */
 
 /** An OpenAI chat completions request, plus what OpenAI has no field for but Anthropic has. */
