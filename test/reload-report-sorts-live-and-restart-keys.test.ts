@@ -97,3 +97,21 @@ test("another TLS pair applies live; turning TLS on or off waits for a restart",
   assert.deepEqual(reloadReport(off, off, a), { applied: [], needsRestart: ["tls"] });
   assert.equal(describeRestartKey("tls", off, a), "tls (off at start, on in the file)");
 });
+
+test("the scheduler's bounds and the body and send timeouts apply at once (the scheduler and each request read them)", (t) => {
+  const boot = load(t, {});
+  const next = load(t, {
+    scheduler: { max_queue: 7, max_wait_seconds: 9, model_affinity_ms: 500, fair_share_window_seconds: 30 },
+    limits: { send_timeout_ms: 5000, body_timeout_ms: 4000 },
+  });
+  const report = reloadReport(boot, boot, next);
+  assert.deepEqual([...report.applied].sort(), [
+    "limits.body_timeout_ms",
+    "limits.send_timeout_ms",
+    "scheduler.fair_share_window_seconds",
+    "scheduler.max_queue",
+    "scheduler.max_wait_seconds",
+    "scheduler.model_affinity_ms",
+  ]);
+  assert.deepEqual(report.needsRestart, []);
+});

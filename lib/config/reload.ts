@@ -67,6 +67,18 @@ const KEYS: readonly Key[] = [
   { name: "limits.max_header_kb", read: (c) => c.limits.maxHeaderBytes / 1024, applies: "restart" },
   { name: "limits.auth_failures_per_minute", read: (c) => c.limits.authFailuresPerMinute, applies: "live" },
   { name: "limits.auth_block_seconds", read: (c) => c.limits.authBlockSeconds, applies: "live" },
+  // Read per request (a body being read, a response being written) when the wait starts.
+  { name: "limits.send_timeout_ms", read: (c) => c.limits.sendTimeoutMs, applies: "live" },
+  { name: "limits.body_timeout_ms", read: (c) => c.limits.bodyTimeoutMs, applies: "live" },
+  // scheduler.reconfigure: requests already waiting are judged by the new bounds from then on.
+  { name: "scheduler.max_queue", read: (c) => c.scheduler.maxQueue, applies: "live" },
+  { name: "scheduler.max_wait_seconds", read: (c) => c.scheduler.maxWaitSeconds, applies: "live" },
+  { name: "scheduler.model_affinity_ms", read: (c) => c.scheduler.modelAffinityMs, applies: "live" },
+  {
+    name: "scheduler.fair_share_window_seconds",
+    read: (c) => c.scheduler.fairShareWindowSeconds,
+    applies: "live",
+  },
   // Metrics are registered at start only when enabled: turning them off applies, turning them on waits.
   {
     name: "metrics.enabled",
@@ -99,7 +111,7 @@ const KEYS: readonly Key[] = [
 /** Sections of named entries, reported one entry at a time (`servers.gpu2`), all applied live. */
 const NAMED = ["servers", "externalHosts", "policies"] as const;
 /** Sections whose sub-keys are in KEYS: a sub-key not there is new, and counts as needing a restart. */
-const NESTED = ["logging", "limits", "metrics", "health"] as const;
+const NESTED = ["logging", "limits", "metrics", "health", "scheduler"] as const;
 /** Config properties that KEYS, NAMED and NESTED cover (`env` and `file` are what a reload reads, not keys). */
 const COVERED: ReadonlySet<string> = new Set([
   "env",
@@ -156,7 +168,7 @@ export function reloadReport(boot: Config, current: Config, next: Config): Reloa
   return { applied, needsRestart };
 }
 
-/** The Config properties of `logging`, `limits` and `metrics` that KEYS reads (under another name for sizes). */
+/** The Config properties of the NESTED sections that KEYS reads (under another name for sizes). */
 const KNOWN_PROPS: Record<(typeof NESTED)[number], readonly string[]> = {
   logging: ["level", "dir", "retentionDays", "logBodies", "requestLog"],
   limits: [
@@ -170,9 +182,12 @@ const KNOWN_PROPS: Record<(typeof NESTED)[number], readonly string[]> = {
     "maxHeaderBytes",
     "authFailuresPerMinute",
     "authBlockSeconds",
+    "sendTimeoutMs",
+    "bodyTimeoutMs",
   ],
   metrics: ["enabled", "token"],
   health: ["intervalSeconds", "timeoutMs", "slowThresholdMs", "failuresBeforeDown", "successesBeforeUp"],
+  scheduler: ["maxQueue", "maxWaitSeconds", "modelAffinityMs", "fairShareWindowSeconds"],
 };
 
 /** A named section (servers as a list, policies as a map) by entry name. */
