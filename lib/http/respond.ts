@@ -117,6 +117,9 @@ function discardBody(req: IncomingMessage, then: () => void): void {
     if (bytes > LINGER_BYTES) finish();
   };
   const timer = setTimeout(finish, LINGER_MS);
+  // Whatever the body was flowing into (an upstream request that failed) would pause it again
+  // once its buffer fills, and the client would wait out LINGER_MS for its answer.
+  req.unpipe();
   req.on("data", onData);
   req.once("end", finish);
   req.once("close", finish);
