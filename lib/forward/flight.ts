@@ -1,11 +1,11 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { Readable, Transform } from "node:stream";
+import { type Readable, Transform } from "node:stream";
 import type { ProxyServer } from "http-proxy-3";
 import type { LimitsConfig } from "../config/types.js";
 import type { RequestContext, ResponseObserver } from "../context.js";
 import { ProxyError } from "../errors.js";
-import { bodyTooLarge, type PeekedBody } from "../http/body.js";
+import { bodyTooLarge, type PeekedBody, replay } from "../http/body.js";
 import { responseHeaders } from "../http/headers.js";
 import { errorFrame, type Framing, failRequest, framingOf, whenDrained } from "../http/respond.js";
 import type { Logger } from "../log/app-log.js";
@@ -325,39 +325,4 @@ export class Flight {
     this.r.ctx.tEnd = performance.now();
     this.r.observer?.end(error);
   }
-}
-
-/**
- * A body kept in memory, as the stream http-proxy-3's `buffer` option reads a body from. Piped
- * (what http-proxy-3 does with it), it writes its chunks and ends the destination at once,
- * without the flowing-mode machinery a piped stream sets up per request: the body is in memory
- * already, and the upstream request buffers it until its socket is ready. Read any other way it
- * is an ordinary Readable.
- */
-class Replay extends Readable {
-  private readonly chunks: readonly Buffer[];
-  /** Written to a destination by `pipe`: a later reader finds it ended, as with any stream piped once. */
-  private piped = false;
-
-  constructor(chunks: readonly Buffer[]) {
-    super();
-    this.chunks = chunks;
-  }
-
-  override _read(): void {
-    if (!this.piped) for (const c of this.chunks) this.push(c);
-    this.push(null);
-  }
-
-  override pipe<T extends NodeJS.WritableStream>(dest: T, opts?: { end?: boolean }): T {
-    if (this.piped || this.readableDidRead || this.readableFlowing !== null) return super.pipe(dest, opts);
-    this.piped = true;
-    for (const c of this.chunks) dest.write(c);
-    if (opts?.end !== false) dest.end();
-    return dest;
-  }
-}
-
-function replay(chunks: readonly Buffer[]): Readable {
-  return new Replay(chunks);
 }
