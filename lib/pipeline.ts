@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { bodyForLog, type RequestContext } from "./context.js";
 import { ProxyError } from "./errors.js";
-import type { PeekedBody } from "./http/body.js";
+import { hasBody, type PeekedBody } from "./http/body.js";
 import { failRequest } from "./http/respond.js";
 import type { Policies } from "./policy/policies.js";
 import type { Scheduler } from "./schedule/types.js";
@@ -146,11 +146,6 @@ function watchBody(req: IncomingMessage, res: ServerResponse, ctx: RequestContex
     );
   });
   req.once("end", () => req.setTimeout(0));
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers["content-length"];
-  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
 }
 
 /** What peek learned goes on the request's record: its model, its size, and its text when log_bodies asks. */

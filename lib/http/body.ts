@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
 import { ProxyError } from "../errors.js";
 
@@ -100,6 +101,12 @@ export async function wholeBody(req: Readable, body: PeekedBody, max: number): P
   if (raw instanceof ProxyError) return raw;
   const refused = body.check.push(raw) ?? body.check.end();
   return refused === null ? raw : new ProxyError("bad_request", refused);
+}
+
+/** Whether the request carries a body: a length other than 0, or a chunked one. */
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers["content-length"];
+  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
 }
 
 /**

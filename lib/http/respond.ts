@@ -1,6 +1,7 @@
 import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from "node:http";
 import type { RequestContext } from "../context.js";
 import { anthropicErrorType, type Dialect, type ErrorCode, errorType, type ProxyError } from "../errors.js";
+import { hasBody } from "./body.js";
 
 /**
  * The one way the proxy answers by itself (errors, listings, health, metrics, `/`). Every such
@@ -70,9 +71,7 @@ export function errorBody(message: string, code: ErrorCode, dialect: Dialect, re
  * blocked on its upload) until a timeout, and could never carry the next request.
  */
 function unreadBody(req: IncomingMessage): boolean {
-  if (req.readableEnded) return false;
-  const length = req.headers["content-length"];
-  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
+  return !req.readableEnded && hasBody(req);
 }
 
 /**
