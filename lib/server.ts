@@ -199,7 +199,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
-      ollama.close();
       external.close();
       fleet.close();
       snapshots.close();

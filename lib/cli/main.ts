@@ -64,7 +64,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
         y
           .options(configOptions)
           .option("port", { type: "number", describe: "listen on this port instead of proxy_port" }),
-      // Loaded when used: the server's modules (http-proxy-3, pino, prom-client) are most of
+      // Loaded when used: the server's modules (pino, prom-client) are most of
       // what a CLI start costs, and the other commands need none of them.
       (a) => run(import("./serve.js").then((m) => m.serve(a, io))),
     )

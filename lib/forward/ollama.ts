@@ -1,6 +1,3 @@
-import type { ClientRequest, IncomingMessage } from "node:http";
-import type { Socket } from "node:net";
-import { createProxyServer, type ProxyServer } from "http-proxy-3";
 import type { LimitsConfig } from "../config/types.js";
 import type { Logger } from "../log/app-log.js";
 import type { Fleet } from "../routing/fleet.js";
@@ -12,15 +9,13 @@ export type { OllamaRequest };
 export interface OllamaForwarder {
   /** Sends the request to the first candidate, failing over while that is still invisible to the client. */
   forward(request: OllamaRequest): void;
-  close(): void;
 }
 
 /**
- * The forward stage for Ollama servers: http-proxy-3 over each backend's keep-alive agent, with
- * the response handled here (`selfHandleResponse`) so that both directions are torn down
- * together, the usage tap sees each chunk, and a stream cut short ends with an in-band error.
- * http-proxy-3 is used through its public options and events only; its events name the
- * client's request, which finds its flight in a WeakMap.
+ * The forward stage for Ollama servers: each request is a flight (lib/forward/flight.ts) that
+ * sends it over the chosen backend's keep-alive agent, streams the answer back as it comes,
+ * lets the usage tap see each chunk, tears both directions down together and ends a stream cut
+ * short with an in-band error.
  */
 export function createOllamaForwarder(
   fleet: Fleet,
@@ -30,25 +25,10 @@ export function createOllamaForwarder(
   /** A request moved from one server to the next (counted by /metrics). */
   onFailover: (from: string, to: string) => void = () => {},
 ): OllamaForwarder {
-  const proxy: ProxyServer = createProxyServer({ selfHandleResponse: true, changeOrigin: true, xfwd: false });
-  const flights = new WeakMap<IncomingMessage, Flight>();
-  const env: FlightEnv = { proxy, scheduler, fleet, limits, log, onFailover };
-  proxy.on("proxyReq", (proxyReq: ClientRequest, req: IncomingMessage, _res, _opts, socket: Socket) =>
-    flights.get(req)?.sent(proxyReq, socket),
-  );
-  proxy.on("proxyRes", (proxyRes: IncomingMessage, req: IncomingMessage) => {
-    const f = flights.get(req);
-    if (f === undefined) proxyRes.resume();
-    else f.response(proxyRes);
-  });
-  // Errors come through each proxy.web call's callback; this keeps an unexpected one from being thrown.
-  proxy.on("error", (err: Error, req: IncomingMessage) => flights.get(req)?.failed(err));
+  const env: FlightEnv = { scheduler, fleet, limits, log, onFailover };
   return {
     forward(r) {
-      const f = new Flight(r, env);
-      flights.set(r.req, f);
-      f.start();
+      new Flight(r, env).start();
     },
-    close: () => proxy.close(),
   };
 }

@@ -44,11 +44,10 @@ export interface Deadlines {
 }
 
 /**
- * Arms the deadlines on `req`. Pass the socket when it is already known (http-proxy-3's
- * `proxyReq` event hands it over); else they start when the request gets one. A TLS socket
- * counts as connected after its handshake.
+ * Arms the deadlines on `req`, from the moment it gets its socket (a reused keep-alive socket
+ * is connected already; a TLS socket counts as connected after its handshake).
  */
-export function watchDeadlines(req: ClientRequest, limits: LimitsConfig, socket?: Socket): Deadlines {
+export function watchDeadlines(req: ClientRequest, limits: LimitsConfig): Deadlines {
   let phase: Deadline = "connect";
   let ms = limits.upstreamConnectTimeoutMs;
   let fired: UpstreamTimeout | null = null;
@@ -65,8 +64,7 @@ export function watchDeadlines(req: ClientRequest, limits: LimitsConfig, socket?
     arm("connect", limits.upstreamConnectTimeoutMs);
     s.once("encrypted" in s ? "secureConnect" : "connect", connected);
   };
-  if (socket === undefined) req.once("socket", onSocket);
-  else onSocket(socket);
+  req.once("socket", onSocket);
   req.on("timeout", () => {
     fired = new UpstreamTimeout(phase, ms);
     req.destroy(fired);

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { ProxyError } from "../errors.js";
 
 /**
@@ -107,39 +107,4 @@ export async function wholeBody(req: Readable, body: PeekedBody, max: number): P
 export function hasBody(req: IncomingMessage): boolean {
   const length = req.headers["content-length"];
   return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
-}
-
-/**
- * A body kept in memory, as the stream http-proxy-3's `buffer` option reads a body from. Piped
- * (what http-proxy-3 does with it), it writes its chunks and ends the destination at once,
- * without the flowing-mode machinery a piped stream sets up per request: the body is in memory
- * already, and the upstream request buffers it until its socket is ready. Read any other way it
- * is an ordinary Readable.
- */
-class Replay extends Readable {
-  private readonly chunks: readonly Buffer[];
-  /** Written to a destination by `pipe`: a later reader finds it ended, as with any stream piped once. */
-  private piped = false;
-
-  constructor(chunks: readonly Buffer[]) {
-    super();
-    this.chunks = chunks;
-  }
-
-  override _read(): void {
-    if (!this.piped) for (const c of this.chunks) this.push(c);
-    this.push(null);
-  }
-
-  override pipe<T extends NodeJS.WritableStream>(dest: T, opts?: { end?: boolean }): T {
-    if (this.piped || this.readableDidRead || this.readableFlowing !== null) return super.pipe(dest, opts);
-    this.piped = true;
-    for (const c of this.chunks) dest.write(c);
-    if (opts?.end !== false) dest.end();
-    return dest;
-  }
-}
-
-export function replay(chunks: readonly Buffer[]): Readable {
-  return new Replay(chunks);
 }

@@ -60,9 +60,8 @@ export interface Provenance {
 
 /**
  * The headers a client's request goes to a backend with: a new object holding what may cross
- * (http-proxy-3 copies `req.headers` into the upstream request). Building it fresh, rather
- * than deleting from the client's, keeps it a fast-mode object for that copy and for Node's
- * serialisation.
+ * (the forwarder sends it as the upstream request's headers). Building it fresh, rather than
+ * deleting from the client's, keeps it a fast-mode object for Node's serialisation.
  */
 export function upstreamHeaders(headers: IncomingHttpHeaders, p: Provenance): IncomingHttpHeaders {
   // Tokens named in Connection are hop-by-hop too ("Connection: X-Foo" drops X-Foo).

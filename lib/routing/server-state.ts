@@ -45,8 +45,10 @@ export interface ModelSlot {
 export class ServerState {
   config: ServerConfig;
   readonly agent: HttpAgent;
-  /** Parsed once: http-proxy-3 parses a string target on every request. */
+  /** The origin, parsed once (the forwarder reads it on every request). */
   readonly target: URL;
+  /** The host to connect to: `target.hostname` without an IPv6 address's brackets. */
+  readonly hostname: string;
   health: Health = "unknown";
   /** Why it is down (last poll or request error), for /health and `route`. */
   downReason: string | null = null;
@@ -76,6 +78,8 @@ export class ServerState {
   constructor(config: ServerConfig) {
     this.config = config;
     this.target = new URL(config.origin);
+    const h = this.target.hostname;
+    this.hostname = h.startsWith("[") && h.endsWith("]") ? h.slice(1, -1) : h;
     // One keep-alive pool per backend. Streams hold a socket for minutes, so the pool is not
     // capped; idle sockets are kept so that bursts do not pay for new connections.
     const opts = {
