@@ -4,7 +4,6 @@ import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
-import { main } from "../lib/cli/main.js";
 import { loadConfig } from "../lib/config/load.js";
 import type { Config } from "../lib/config/types.js";
 import { type Logger, silentLog } from "../lib/log/app-log.js";
@@ -200,6 +199,8 @@ export async function post(
 
 /** Runs the CLI in-process, as `ollama-proxy ...argv` would, collecting what it prints. */
 export async function runCli(argv: readonly string[]): Promise<{ code: number; out: string; err: string }> {
+  // Imported here: the CLI's modules are most of a test file's start-up, and most files run none.
+  const { main } = await import("../lib/cli/main.js");
   const out: string[] = [];
   const err: string[] = [];
   const code = await main(argv, { out: (s) => out.push(s), err: (s) => err.push(s) });
